@@ -1,0 +1,147 @@
+"""The `refnet` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+app = typer.Typer(
+    help="refnet: which referral partners bring patients through the door.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Configuration commands.", no_args_is_help=True)
+partners_app = typer.Typer(help="Partner registry commands.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(partners_app, name="partners")
+
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option("--home", help="Data directory (default: $REFNET_HOME, else ./.refnet)."),
+]
+
+
+def _quiet_tools(home: Path) -> None:
+    """Telemetry off and generous start-up limits, before Prefect or dbt is imported."""
+    os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "flows")
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def _run_nightly(config_path: Path, home: Path, demo: bool) -> None:
+    _quiet_tools(home)
+    from flows.nightly import RunFailed, nightly
+
+    state = nightly(config_path=str(config_path), home=str(home), demo=demo, return_state=True)
+    if state.is_completed():
+        summary = state.result()
+        typer.echo(_summary_text(summary))
+        typer.echo(summary["site"])
+        return
+    try:
+        state.result()
+    except RunFailed as exc:
+        _fail(str(exc), EXIT_FAILED)
+    except Exception as exc:
+        _fail(f"refnet run failed: {type(exc).__name__}: {exc}", EXIT_FAILED)
+    _fail(f"refnet run ended in state {state.type.value}", EXIT_FAILED)
+
+
+def _summary_text(summary: dict) -> str:
+    from flows.nightly import RunSummary
+
+    return RunSummary(**summary).text()
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The run configuration (YAML).")],
+    home: HomeOpt = None,
+) -> None:
+    """Run the nightly pipeline once: extract, transform, gate, publish.
+
+    Exit status: 0 published; 1 a source failed, the gate blocked or a stage failed (the
+    previous report stays up); 2 the configuration is invalid.
+    """
+    from flows.config import ConfigError, load_config, resolve_home
+
+    try:
+        load_config(config)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    _run_nightly(config, resolve_home(home), demo=False)
+
+
+@app.command()
+def demo(
+    home: HomeOpt = None,
+    seed: Annotated[int, typer.Option(help="Seed of the sandbox's synthetic world.")] = 7,
+    scale: Annotated[float, typer.Option(help="Size of the world (1.0 ≈ 1,500 referrals).")] = 1.0,
+) -> None:
+    """Start the bundled sandbox on a free port, write a config for it and run the pipeline."""
+    from flows.config import resolve_home
+    from flows.demo import demo_session
+
+    home_dir = resolve_home(home)
+    with demo_session(home_dir, seed=seed, scale=scale) as config_path:
+        _run_nightly(config_path, home_dir, demo=True)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                      "help_option_names": []}
+)
+def sandbox(ctx: typer.Context) -> None:
+    """Serve the synthetic Cliniko-compatible API (see `refnet sandbox --help`)."""
+    from flows.sandbox.__main__ import main as sandbox_main
+
+    sys.exit(sandbox_main(ctx.args))
+
+
+@config_app.command("check")
+def config_check(config: Annotated[Path, typer.Argument(help="The run configuration (YAML).")]):
+    """Validate a configuration file and the partner registry it names."""
+    from flows.config import ConfigError, load_config
+    from flows.registry import load_registry
+
+    try:
+        cfg = load_config(config)
+        for source in cfg.sources:
+            source.resolve_api_key()
+        if cfg.partners_path():
+            load_registry(cfg.partners_path())
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    typer.echo(f"{config}: ok ({len(cfg.sources)} sources)")
+
+
+@partners_app.command("validate")
+def partners_validate(path: Annotated[Path, typer.Argument(help="Partner registry (YAML).")]):
+    """Validate a partner registry file."""
+    from flows.config import ConfigError
+    from flows.registry import load_registry
+
+    try:
+        registry = load_registry(path)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    typer.echo(f"{path}: ok ({len(registry.partners)} partners)")
+
+
+def main() -> None:
+    app()

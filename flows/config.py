@@ -1,0 +1,157 @@
+"""The run configuration (YAML) and the process settings (environment)."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_INTAKE_QUESTION = "How did you hear about us?"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class ConfigError(Exception):
+    """A configuration problem the user must fix; the message says where and what."""
+
+
+class Settings(BaseSettings):
+    """Process-level settings from the environment (or a `.env` file)."""
+
+    model_config = SettingsConfigDict(env_prefix="REFNET_", env_file=".env", extra="ignore")
+
+    home: Path | None = None
+    # Keys the HMAC that turns patient ids into patient_key; rotating it re-keys every patient.
+    pseudonym_secret: SecretStr | None = None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClinikoSource(_Strict):
+    name: str
+    kind: Literal["cliniko"]
+    api_key_env: str | None = None
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    contact_email: str
+    requests_per_minute: Annotated[int, Field(ge=1, le=6000)] = 200
+    intake_question: str = DEFAULT_INTAKE_QUESTION
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_slug(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("must be lower-case letters, digits, '-' or '_' (it names folders)")
+        return v
+
+    @field_validator("contact_email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        if not _EMAIL.match(v):
+            raise ValueError("must be an e-mail address (Cliniko requires one in the User-Agent)")
+        return v
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^https?://", v):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/") if v else v
+
+    def resolve_api_key(self) -> str:
+        """The key from `api_key` or from the variable `api_key_env` names."""
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
+        if not self.api_key_env:
+            raise ConfigError(f"source '{self.name}': set api_key_env (or api_key)")
+        value = os.environ.get(self.api_key_env, "").strip()
+        if not value:
+            raise ConfigError(
+                f"source '{self.name}': environment variable {self.api_key_env} is not set; "
+                "export it with the clinic's Cliniko API key"
+            )
+        return value
+
+    def resolve_base_url(self, api_key: str) -> str:
+        """Cliniko keys end in their shard (`...-uk1`); keys without one belong to au1."""
+        if self.base_url:
+            return self.base_url
+        match = re.search(r"-([a-z]{2}\d+)$", api_key)
+        shard = match.group(1) if match else "au1"
+        return f"https://api.{shard}.cliniko.com/v1"
+
+
+class Config(_Strict):
+    sources: Annotated[list[ClinikoSource], Field(min_length=1)]
+    partners: Path | None = None
+    # Day the funnel windows are judged against; unset means today (UTC).
+    as_of: date | None = None
+    path: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, v: list[ClinikoSource]) -> list[ClinikoSource]:
+        names = [s.name for s in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+        return v
+
+    def partners_path(self) -> Path | None:
+        if self.partners is None:
+            return None
+        if self.partners.is_absolute() or self.path is None:
+            return self.partners
+        return self.path.parent / self.partners
+
+
+def _location(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a config file; every problem is reported with the key that causes it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with a 'sources' list at the top level")
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{path}: invalid configuration"]
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (check its spelling)"
+            elif err["type"] == "missing":
+                msg = "required key is missing"
+            lines.append(f"  {_location(err['loc'])}: {msg}")
+        raise ConfigError("\n".join(lines)) from None
+    config = config.model_copy(update={"path": path.resolve()})
+    partners = config.partners_path()
+    if partners is not None and not partners.is_file():
+        raise ConfigError(f"{path}: partners: file not found: {partners}")
+    return config
+
+
+def resolve_home(home: Path | None) -> Path:
+    """`--home`, else `$REFNET_HOME`, else `.refnet/` in the working directory."""
+    if home is None:
+        home = Settings().home or Path(".refnet")
+    return Path(home).resolve()

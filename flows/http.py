@@ -1,0 +1,179 @@
+"""One HTTP client for every connector: rate limit, retries with backoff, clear errors."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import requests
+from tenacity import (
+    RetryCallState,
+    retry,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
+
+log = logging.getLogger(__name__)
+
+# What to check, per status the API answers that retrying will not fix.
+FATAL_HINTS = {
+    400: "the request was rejected; check the User-Agent contact email and the source's base_url",
+    401: "the API key was refused; check the key in the source's api_key_env variable",
+    403: "the API key lacks permission for this resource; check the Cliniko user's role",
+    404: "the resource does not exist; check base_url (shard) and the API version",
+    422: "the API rejected a filter or parameter; this is a refnet bug, please report it",
+}
+
+
+class SourceError(Exception):
+    """A source failed in a way retrying will not fix; the message says what to check."""
+
+
+class RetriableError(Exception):
+    """A transient failure (429, 5xx, timeout, connection reset)."""
+
+    def __init__(self, message: str, wait_s: float | None = None) -> None:
+        super().__init__(message)
+        self.wait_s = wait_s
+
+
+class RateLimiter:
+    """Sliding-window limiter shared by every stream that uses one API key."""
+
+    def __init__(self, requests_per_minute: int, window_s: float = 60.0) -> None:
+        self.limit = requests_per_minute
+        self.window_s = window_s
+        self._sent: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Block until a request may be sent; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                while self._sent and now - self._sent[0] >= self.window_s:
+                    self._sent.popleft()
+                if len(self._sent) < self.limit:
+                    self._sent.append(now)
+                    return waited
+                pause = self.window_s - (now - self._sent[0]) + 0.001
+            time.sleep(pause)
+            waited += pause
+
+    def hold_until(self, resume_at_monotonic: float) -> None:
+        """After a 429, make every caller of this key wait until the server's reset time."""
+        with self._lock:
+            # Fill the window so the next acquire sleeps until the reset.
+            fake = resume_at_monotonic - self.window_s
+            self._sent = deque([fake] * self.limit)
+
+
+def _retry_after_seconds(resp: requests.Response) -> float | None:
+    reset = resp.headers.get("X-RateLimit-Reset")
+    if reset:
+        try:
+            return max(0.0, float(reset) - time.time())
+        except ValueError:
+            pass
+    after = resp.headers.get("Retry-After")
+    if after:
+        try:
+            return max(0.0, float(after))
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(after)
+            if parsed is not None:
+                return max(0.0, parsed.timestamp() - time.time())
+    return None
+
+
+@dataclass
+class RequestStats:
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    throttle_wait_s: float = 0.0
+
+
+@dataclass
+class HttpClient:
+    """A `requests` session bound to one API account."""
+
+    source: str
+    auth: tuple[str, str]
+    user_agent: str
+    limiter: RateLimiter
+    timeout_s: float = 30.0
+    max_attempts: int = 6
+    max_wait_s: float = 120.0
+    stats: RequestStats = field(default_factory=RequestStats)
+
+    def __post_init__(self) -> None:
+        self.session = requests.Session()
+        self.session.auth = self.auth
+        self.session.headers.update({"User-Agent": self.user_agent, "Accept": "application/json"})
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RetriableError) and exc.wait_s is not None:
+            return exc.wait_s
+        # Exponential backoff with full jitter.
+        return random.uniform(0, min(30.0, 0.5 * 2**state.attempt_number))
+
+    def get_json(self, url: str, params: list[tuple[str, str]] | None = None) -> dict:
+        """GET a URL and decode its JSON, retrying only what is worth retrying."""
+
+        def before_sleep(state: RetryCallState) -> None:
+            self.stats.retries += 1
+            log.warning("%s: retrying %s after: %s", self.source, url, state.outcome.exception())
+
+        fetch = retry(
+            retry=retry_if_exception_type(RetriableError),
+            stop=stop_after_attempt(self.max_attempts),
+            wait=self._wait,
+            before_sleep=before_sleep,
+            reraise=True,
+        )(self._get_once)
+        try:
+            return fetch(url, params)
+        except RetriableError as exc:
+            raise SourceError(
+                f"{self.source}: {url} still failing after {self.max_attempts} attempts: {exc}"
+            ) from exc
+
+    def _get_once(self, url: str, params: list[tuple[str, str]] | None) -> dict:
+        self.stats.throttle_wait_s += self.limiter.acquire()
+        self.stats.requests += 1
+        try:
+            resp = self.session.get(url, params=params, timeout=self.timeout_s)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise RetriableError(f"{type(exc).__name__}: {exc}") from exc
+        if resp.status_code == 429:
+            self.stats.rate_limited += 1
+            wait_s = _retry_after_seconds(resp)
+            if wait_s is not None and wait_s > self.max_wait_s:
+                raise SourceError(
+                    f"{self.source}: rate limited and asked to wait {wait_s:.0f} s, more than the "
+                    f"{self.max_wait_s:.0f} s cap; lower requests_per_minute or run later"
+                )
+            if wait_s is not None:
+                self.limiter.hold_until(time.monotonic() + wait_s)
+                wait_s = 0.0  # the limiter now does the waiting, for every stream of this key
+            raise RetriableError("429 Too Many Requests", wait_s)
+        if resp.status_code >= 500:
+            raise RetriableError(f"HTTP {resp.status_code}")
+        if resp.status_code in FATAL_HINTS or resp.status_code >= 400:
+            hint = FATAL_HINTS.get(resp.status_code, "unexpected client error")
+            raise SourceError(f"{self.source}: HTTP {resp.status_code} from {resp.url}: {hint}")
+        try:
+            # Last key wins on duplicates, as JavaScript's JSON.parse does.
+            return json.loads(resp.content)
+        except ValueError as exc:
+            # A cut-off body is usually transient (proxy or server restart): retry it.
+            raise RetriableError(f"response from {resp.url} is not valid JSON: {exc}") from exc

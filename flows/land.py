@@ -1,0 +1,240 @@
+"""Landing: pseudonymise records at the edge, write immutable Parquet batches, commit cursors."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+RAW_SCHEMA = pa.schema(
+    [
+        ("source_kind", pa.string()),
+        ("account", pa.string()),
+        ("stream", pa.string()),
+        ("id", pa.string()),
+        ("updated_at", pa.string()),
+        ("extracted_at", pa.timestamp("us", tz="UTC")),
+        ("run_id", pa.string()),
+        ("record", pa.string()),
+    ]
+)
+
+_LINKED = "linked"  # marker: keep only `{"links": {"self": ...}}` of a nested object
+_COMMON = {"id", "created_at", "updated_at", "archived_at", "deleted_at", "links"}
+
+# Fields each stream keeps; everything else (names, contact details, notes, form content) is
+# dropped before a byte is written. An allow-list, so a new field in the API stays out by default.
+ALLOWED: dict[str, dict[str, str | None]] = {
+    "businesses": dict.fromkeys(
+        ["business_name", "display_name", "label", "time_zone", "time_zone_identifier",
+         "country", "country_code"]
+    ),
+    "practitioners": dict.fromkeys(["display_name", "designation", "active", "title"]),
+    "appointment_types": dict.fromkeys(["name", "category", "duration_in_minutes"]),
+    "contacts": dict.fromkeys(
+        ["title", "first_name", "last_name", "preferred_name", "company_name", "type",
+         "type_code", "doctor_type", "occupation", "provider_number"]
+    ),
+    "referral_source_types": {"name": None, "referrer_type": None, "subcategories": None},
+    "referral_sources": {
+        "referrer_type": None, "subcategory": None, "referrer": _LINKED, "patient": _LINKED,
+        "referral_source_type": _LINKED,
+    },
+    "patients": {
+        "accepted_privacy_policy": None, "accepted_email_marketing": None,
+        "accepted_sms_marketing": None, "merged_at": None, "merged_with_patient": _LINKED,
+        "referring_doctor": _LINKED,
+    },
+    "patient_cases": {
+        "closed": None, "closed_at": None, "issue_date": None, "expiry_date": None,
+        "referral": None, "referral_type": None, "max_sessions": None, "contact": _LINKED,
+        "patient": _LINKED,
+    },
+    "individual_appointments": {
+        "starts_at": None, "ends_at": None, "cancelled_at": None, "cancellation_reason": None,
+        "cancellation_reason_description": None, "did_not_arrive": None,
+        "patient_arrived": None, "invoice_status": None, "online_booking_policy_accepted": None,
+        "appointment_type": _LINKED, "business": _LINKED, "practitioner": _LINKED,
+        "patient": _LINKED, "patient_case": _LINKED, "repeated_from": _LINKED,
+    },
+    "patient_forms": {
+        "name": None, "completed_at": None, "edited_at": None, "business": _LINKED,
+        "patient": _LINKED, "booking": _LINKED, "attendee": _LINKED,
+    },
+    "invoices": {
+        "issue_date": None, "closed_at": None, "status": None, "status_description": None,
+        "total_amount": None, "net_amount": None, "tax_amount": None, "discounted_amount": None,
+        "number": None, "appointment": _LINKED, "attendee": _LINKED, "business": _LINKED,
+        "patient": _LINKED, "practitioner": _LINKED,
+    },
+}
+
+_UK_POSTCODE = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?)\s*\d[A-Z]{2}$")
+
+
+class LandingError(Exception):
+    """A record could not be landed as it is; the message names stream, page and record."""
+
+
+@dataclass(frozen=True)
+class Pseudonymiser:
+    secret: bytes
+    intake_question: str
+
+    def patient_key(self, account: str, patient_id: str) -> str:
+        msg = f"{account}:{patient_id}".encode()
+        return hmac.new(self.secret, msg, hashlib.sha256).hexdigest()[:32]
+
+    def clean(self, stream: str, account: str, record: dict) -> dict:
+        allowed = ALLOWED[stream]
+        out: dict = {}
+        for key, value in record.items():
+            if key in _COMMON:
+                out[key] = value
+            elif key in allowed:
+                out[key] = _link_only(value) if allowed[key] == _LINKED else value
+        if stream == "patients":
+            out["patient_key"] = self.patient_key(account, str(record["id"]))
+            out["birth_year"] = _birth_year(record.get("date_of_birth"))
+            out["postcode_district"] = _postcode_district(record.get("post_code"))
+        elif stream == "patient_forms":
+            out["heard_about_answer"] = intake_answer(record.get("content"), self.intake_question)
+        return out
+
+
+def _link_only(value: object) -> object:
+    if isinstance(value, dict):
+        self_link = (value.get("links") or {}).get("self")
+        return {"links": {"self": self_link}} if self_link else None
+    return None
+
+
+def _birth_year(dob: object) -> int | None:
+    if isinstance(dob, str) and re.match(r"^\d{4}-\d{2}-\d{2}", dob):
+        return int(dob[:4])
+    return None
+
+
+def _postcode_district(post_code: object) -> str | None:
+    if not isinstance(post_code, str):
+        return None
+    match = _UK_POSTCODE.match(post_code.strip().upper())
+    return match.group(1) if match else None
+
+
+def intake_answer(content: object, question: str) -> str | None:
+    """The answer to the clinic's "how did you hear about us" question, and nothing else."""
+    if not isinstance(content, dict):
+        return None
+    wanted = question.strip().casefold()
+    for section in content.get("sections") or []:
+        for q in (section or {}).get("questions") or []:
+            if str((q or {}).get("name", "")).strip().casefold() != wanted:
+                continue
+            if isinstance(q.get("answer"), str):
+                return q["answer"].strip() or None
+            picked = [a.get("value") for a in q.get("answers") or [] if a.get("selected")]
+            return "; ".join(str(v) for v in picked if v) or None
+    return None
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a file so that it either exists whole or not at all, even across a power cut."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+@dataclass
+class BatchWriter:
+    """Writes one stream's records as immutable, numbered Parquet files."""
+
+    stream_dir: Path
+    source_kind: str
+    account: str
+    stream: str
+    run_id: str
+    seq: int = 0
+
+    def write(self, rows: Iterable[tuple[str, str | None, str]]) -> Path:
+        """rows: (id, updated_at, record_json). Returns the durable file."""
+        rows = list(rows)
+        now = datetime.now(UTC)
+        table = pa.table(
+            {
+                "source_kind": [self.source_kind] * len(rows),
+                "account": [self.account] * len(rows),
+                "stream": [self.stream] * len(rows),
+                "id": [r[0] for r in rows],
+                "updated_at": [r[1] for r in rows],
+                "extracted_at": [now] * len(rows),
+                "run_id": [self.run_id] * len(rows),
+                "record": [r[2] for r in rows],
+            },
+            schema=RAW_SCHEMA,
+        )
+        self.seq += 1
+        path = self.stream_dir / f"{self.run_id}-{self.seq:05d}.parquet"
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        write_atomic(path, sink.getvalue().to_pybytes())
+        return path
+
+
+class CursorStore:
+    """The committed incremental cursor of each stream, one small JSON file per stream."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+
+    def _path(self, source_kind: str, account: str, stream: str) -> Path:
+        return self.state_dir / source_kind / account / f"{stream}.json"
+
+    def get(self, source_kind: str, account: str, stream: str) -> str | None:
+        path = self._path(source_kind, account, stream)
+        if not path.exists():
+            return None
+        try:
+            return json.loads(path.read_text())["updated_at"]
+        except (ValueError, KeyError) as exc:
+            raise LandingError(
+                f"cursor file {path} is unreadable ({exc}); delete it to re-sync that stream"
+            ) from exc
+
+    def commit(self, source_kind: str, account: str, stream: str, updated_at: str, run_id: str):
+        body = {"updated_at": updated_at, "run_id": run_id,
+                "committed_at": datetime.now(UTC).isoformat()}
+        write_atomic(self._path(source_kind, account, stream), json.dumps(body).encode())
+
+    def reset(self, source_kind: str, account: str) -> None:
+        folder = self.state_dir / source_kind / account
+        for path in folder.glob("*.json"):
+            path.unlink()

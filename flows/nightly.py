@@ -1,0 +1,203 @@
+"""The nightly flow: extract -> transform -> gate -> publish. The body only wires stages."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NONE
+
+from flows.cliniko import STREAMS, StreamStats, extract_stream
+from flows.config import ClinikoSource, Config, ConfigError, Settings, load_config, resolve_home
+from flows.gate import GateResult, run_gate
+from flows.http import HttpClient, RateLimiter
+from flows.land import CursorStore, Pseudonymiser, new_run_id, write_atomic
+from flows.publish import marts_schema, publish
+from flows.registry import land_registry, load_registry
+
+DEMO_SECRET = "refnet-demo-secret-not-for-real-data"
+
+
+class RunFailed(Exception):
+    """The run did not publish; the message is the one-paragraph summary of why."""
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    home: str
+    started_at: str
+    finished_at: str | None = None
+    status: str = "running"  # published | failed | blocked
+    stages: dict[str, dict] = field(default_factory=dict)
+    streams: dict[str, list[dict]] = field(default_factory=dict)
+    marts: dict[str, int] = field(default_factory=dict)
+    gate: str | None = None
+    published: bool = False
+    site: str | None = None
+    error: str | None = None
+
+    def stage(self, name: str, status: str, seconds: float, **extra) -> None:
+        self.stages[name] = {"status": status, "seconds": round(seconds, 2), **extra}
+
+    def text(self) -> str:
+        lines = [f"refnet run {self.run_id}: {self.status}"]
+        for name, info in self.stages.items():
+            lines.append(f"  {name:<10} {info['status']:<8} {info['seconds']:>7.1f} s")
+        for account, streams in self.streams.items():
+            total = sum(s["records"] for s in streams)
+            lines.append(f"  source {account}: {total} records in {len(streams)} streams")
+        if self.marts:
+            lines.append("  marts: " + ", ".join(f"{k} {v}" for k, v in self.marts.items()))
+        if self.gate:
+            lines.append("  " + self.gate.replace("\n", "\n  "))
+        if self.published:
+            lines.append(f"  site: {self.site}")
+        if self.error:
+            lines.append(f"  why: {self.error}")
+        return "\n".join(lines)
+
+
+def pseudonym_secret(demo: bool) -> bytes:
+    secret = Settings().pseudonym_secret
+    if secret is not None and secret.get_secret_value():
+        return secret.get_secret_value().encode()
+    if demo:
+        return DEMO_SECRET.encode()
+    raise ConfigError(
+        "REFNET_PSEUDONYM_SECRET is not set: it keys the hash that replaces patient ids. "
+        "Set it to a long random value and keep it stable (changing it re-keys every patient)."
+    )
+
+
+def _is_io_error(task, task_run, state) -> bool:
+    # Retry only transient I/O; a refused key or a bad payload will fail the same way again.
+    try:
+        state.result()
+    except (OSError, TimeoutError):
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=_is_io_error,
+      cache_policy=NONE, timeout_seconds=4 * 3600)
+def extract_account(source: ClinikoSource, home: Path, run_id: str, secret: bytes) -> list[dict]:
+    logger = get_run_logger()
+    api_key = source.resolve_api_key()
+    base_url = source.resolve_base_url(api_key)
+    client = HttpClient(
+        source=source.name,
+        auth=(api_key, ""),
+        user_agent=f"refnet ({source.contact_email})",
+        limiter=RateLimiter(source.requests_per_minute),
+    )
+    pseudonymiser = Pseudonymiser(secret, source.intake_question)
+    cursors = CursorStore(home / "state")
+    results: list[StreamStats] = []
+    for stream in STREAMS:
+        stats = extract_stream(client, base_url, source.name, stream, home / "raw", cursors,
+                               pseudonymiser, run_id)
+        rate = stats.records / stats.seconds if stats.seconds else 0.0
+        logger.info("%s/%s: %d records, %d requests, %.0f records/s", source.name, stream.name,
+                    stats.records, stats.requests, rate)
+        results.append(stats)
+    return [asdict(s) for s in results]
+
+
+@task(cache_policy=NONE, timeout_seconds=300)
+def land_partner_registry(config: Config, home: Path) -> dict[str, int]:
+    path = config.partners_path()
+    return land_registry(load_registry(path) if path else None, home / "raw")
+
+
+@task(cache_policy=NONE, timeout_seconds=3600)
+def transform(home: Path, as_of: date) -> dict:
+    from flows.transform import run_dbt
+
+    result = run_dbt(["build"], raw_dir=home / "raw", warehouse=home / "warehouse" / "refnet.duckdb",
+                     vars={"as_of": as_of.isoformat()})
+    return {"nodes": len(getattr(result, "results", []) or [])}
+
+
+@task(cache_policy=NONE, timeout_seconds=1800)
+def gate(home: Path) -> GateResult:
+    warehouse = home / "warehouse" / "refnet.duckdb"
+    return run_gate(warehouse, marts_schema(warehouse))
+
+
+@task(cache_policy=NONE, timeout_seconds=1800)
+def publish_all(home: Path, run_id: str) -> dict[str, int]:
+    from flows.report import build_site
+
+    return publish(home, home / "warehouse" / "refnet.duckdb", run_id, build_site)
+
+
+def _timed(summary: RunSummary, name: str, fn, *args, **kwargs):
+    start = time.monotonic()
+    try:
+        value = fn(*args, **kwargs)
+    except Exception as exc:
+        summary.stage(name, "failed", time.monotonic() - start)
+        summary.error = f"{name} failed: {exc}"
+        raise
+    summary.stage(name, "ok", time.monotonic() - start)
+    return value
+
+
+@flow(name="nightly", timeout_seconds=6 * 3600, log_prints=True)
+def nightly(config_path: str, home: str | None = None, demo: bool = False) -> dict:
+    """One nightly run. Raises RunFailed (the flow run fails) unless it published."""
+    config = load_config(Path(config_path))
+    home_dir = resolve_home(Path(home) if home else None)
+    run_id = new_run_id()
+    summary = RunSummary(run_id=run_id, home=str(home_dir),
+                         started_at=datetime.now(UTC).isoformat())
+    try:
+        secret = pseudonym_secret(demo)
+        start = time.monotonic()
+        futures = {s.name: extract_account.submit(s, home_dir, run_id, secret)
+                   for s in config.sources}
+        failed = []
+        for name, future in futures.items():
+            try:
+                summary.streams[name] = future.result()
+            except Exception as exc:
+                failed.append(f"source '{name}': {exc}")
+        summary.stage("extract", "failed" if failed else "ok", time.monotonic() - start)
+        if failed:
+            summary.error = "extraction failed, nothing published: " + "; ".join(failed)
+            raise RunFailed(summary.error)
+        _timed(summary, "registry", land_partner_registry, config, home_dir)
+        _timed(summary, "transform", transform, home_dir, config.as_of or datetime.now(UTC).date())
+        result = _timed(summary, "gate", gate, home_dir)
+        summary.gate = result.summary()
+        if not result.passed:
+            summary.status = "blocked"
+            summary.error = "the quality gate blocked publishing; the last good report stays up"
+            raise RunFailed(summary.error)
+        summary.marts = _timed(summary, "publish", publish_all, home_dir, run_id)
+        summary.published = True
+        summary.status = "published"
+        summary.site = str(home_dir / "site" / "index.html")
+    except Exception as exc:
+        if summary.status == "running":
+            summary.status = "failed"
+        summary.error = summary.error or f"{type(exc).__name__}: {exc}"
+        raise RunFailed(summary.text()) from exc
+    finally:
+        summary.finished_at = datetime.now(UTC).isoformat()
+        write_atomic(home_dir / "runs" / f"{run_id}.json",
+                     json.dumps(asdict(summary), indent=2, default=str).encode())
+        try:
+            create_markdown_artifact(markdown=f"```\n{summary.text()}\n```", key="nightly-summary",
+                                     description="refnet nightly run summary")
+        except Exception:  # the artifact is a convenience; never fail a run for it
+            pass
+    return asdict(summary)

@@ -1,0 +1,177 @@
+"""The clinic's partner registry (YAML): validated, then landed for dbt as three Parquet files."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from flows.config import ConfigError
+from flows.land import write_atomic
+
+PartnerKind = Literal[
+    "gp", "consultant", "allied_health", "fitness_sport", "workplace_community", "patient",
+    "digital", "other", "unknown",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PmsLink(_Strict):
+    source: str
+    cliniko_contact_id: str | None = None
+    referral_source_type: str | None = None
+    subcategory: str | None = None
+    referrer_type: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ids_as_text(cls, data: object) -> object:
+        # YAML reads an unquoted 18-digit id as an int: keep it exact, as text.
+        if isinstance(data, dict) and isinstance(data.get("cliniko_contact_id"), int):
+            data = {**data, "cliniko_contact_id": str(data["cliniko_contact_id"])}
+        return data
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PmsLink:
+        kinds = [
+            self.cliniko_contact_id is not None,
+            self.referral_source_type is not None,
+            self.referrer_type is not None,
+        ]
+        if sum(kinds) != 1:
+            raise ValueError(
+                "give exactly one of cliniko_contact_id, referral_source_type (with optional "
+                "subcategory) or referrer_type"
+            )
+        return self
+
+    @property
+    def link_type(self) -> str:
+        if self.cliniko_contact_id is not None:
+            return "contact"
+        return "referral_source" if self.referral_source_type is not None else "referrer_type"
+
+
+class Touchpoint(_Strict):
+    date: date
+    kind: Literal["check_in", "talk", "referral_guide", "visit", "call", "email", "other"]
+    note: str | None = None
+
+
+class Partner(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,80}$")]
+    name: Annotated[str, Field(min_length=1)]
+    kind: PartnerKind
+    tier: Literal["A", "B", "C"] | None = None
+    aliases: list[str] = []
+    start_date: date | None = None
+    pms: list[PmsLink] = []
+    touchpoints: list[Touchpoint] = []
+
+
+class Registry(_Strict):
+    partners: list[Partner]
+
+    @model_validator(mode="after")
+    def _unique(self) -> Registry:
+        seen: set[str] = set()
+        for p in self.partners:
+            if p.id in seen:
+                raise ValueError(f"partner id '{p.id}' appears more than once")
+            seen.add(p.id)
+        return self
+
+
+def load_registry(path: Path) -> Registry:
+    """Validate a registry file; errors name the file, the entry (id or position) and the key."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read partner registry: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with a 'partners' list")
+    try:
+        return Registry.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{path}: invalid partner registry"]
+        entries = data.get("partners") if isinstance(data.get("partners"), list) else []
+        for err in exc.errors():
+            loc = list(err["loc"])
+            where = ".".join(str(p) for p in loc)
+            if len(loc) >= 2 and loc[0] == "partners" and isinstance(loc[1], int):
+                entry = entries[loc[1]] if loc[1] < len(entries) else None
+                name = entry.get("id") if isinstance(entry, dict) else None
+                label = f"partner '{name}'" if name else f"partner #{loc[1] + 1}"
+                where = f"{label}: {'.'.join(str(p) for p in loc[2:]) or '(entry)'}"
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (check its spelling)"
+            lines.append(f"  {where}: {msg}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def land_registry(registry: Registry | None, raw_dir: Path) -> dict[str, int]:
+    """Rewrite the registry files whole: the YAML is the truth, not its history."""
+    partners = registry.partners if registry else []
+    out = raw_dir / "registry"
+    tables = {
+        "partners": pa.table(
+            {
+                "partner_id": [p.id for p in partners],
+                "partner_name": [p.name for p in partners],
+                "partner_kind": [p.kind for p in partners],
+                "tier": [p.tier for p in partners],
+                "aliases": [list(p.aliases) for p in partners],
+                "start_date": [p.start_date for p in partners],
+            },
+            schema=pa.schema(
+                [("partner_id", pa.string()), ("partner_name", pa.string()),
+                 ("partner_kind", pa.string()), ("tier", pa.string()),
+                 ("aliases", pa.list_(pa.string())), ("start_date", pa.date32())]
+            ),
+        ),
+        "partner_links": pa.table(
+            {
+                "partner_id": [p.id for p in partners for _ in p.pms],
+                "source": [link.source for p in partners for link in p.pms],
+                "link_type": [link.link_type for p in partners for link in p.pms],
+                "cliniko_contact_id": [link.cliniko_contact_id for p in partners for link in p.pms],
+                "referral_source_type": [
+                    link.referral_source_type for p in partners for link in p.pms
+                ],
+                "subcategory": [link.subcategory for p in partners for link in p.pms],
+                "referrer_type": [link.referrer_type for p in partners for link in p.pms],
+            },
+            schema=pa.schema([(c, pa.string()) for c in (
+                "partner_id", "source", "link_type", "cliniko_contact_id",
+                "referral_source_type", "subcategory", "referrer_type")]),
+        ),
+        "touchpoints": pa.table(
+            {
+                "partner_id": [p.id for p in partners for _ in p.touchpoints],
+                "touchpoint_date": [t.date for p in partners for t in p.touchpoints],
+                "kind": [t.kind for p in partners for t in p.touchpoints],
+                "note": [t.note for p in partners for t in p.touchpoints],
+            },
+            schema=pa.schema([("partner_id", pa.string()), ("touchpoint_date", pa.date32()),
+                              ("kind", pa.string()), ("note", pa.string())]),
+        ),
+    }
+    for name, table in tables.items():
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        write_atomic(out / f"{name}.parquet", sink.getvalue().to_pybytes())
+    return {name: t.num_rows for name, t in tables.items()}
