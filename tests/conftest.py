@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+REFNET = str(Path(sys.executable).with_name("refnet"))
+TEST_SCALE = "0.15"
+
+
+def refnet(*args: str, env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the real `refnet` command, as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([REFNET, *args], capture_output=True, text=True, env=full_env,
+                          timeout=timeout, cwd=REPO)
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory) -> Path:
+    """One real demo run (sandbox, Prefect, dbt, GX, Evidence) shared by the pipeline tests."""
+    home = tmp_path_factory.mktemp("demo-home")
+    result = refnet("demo", "--home", str(home), "--scale", TEST_SCALE)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (home / "first-run.out").write_text(result.stdout)
+    return home
