@@ -103,14 +103,58 @@ def demo(
 
 
 @app.command(
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
-                      "help_option_names": []}
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        "help_option_names": [],
+    }
 )
 def sandbox(ctx: typer.Context) -> None:
     """Serve the synthetic Cliniko-compatible API (see `refnet sandbox --help`)."""
     from flows.sandbox.__main__ import main as sandbox_main
 
     sys.exit(sandbox_main(ctx.args))
+
+
+@app.command()
+def status(
+    home: HomeOpt = None,
+    limit: Annotated[int, typer.Option(help="How many runs to list.")] = 10,
+) -> None:
+    """List the last runs (stages, rows per stream, marts) and each source's freshness."""
+    from flows.config import resolve_home
+    from flows.status import status_text
+
+    typer.echo(status_text(resolve_home(home), limit))
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Argument(help="Folder to write the marts into.")],
+    home: HomeOpt = None,
+    format: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+) -> None:
+    """Write the published marts as Parquet or CSV files (for spreadsheets and other tools)."""
+    import duckdb
+
+    from flows.config import resolve_home
+    from flows.publish import PUBLISHED_MARTS
+
+    if format not in ("parquet", "csv"):
+        _fail("--format must be parquet or csv", EXIT_CONFIG)
+    marts = resolve_home(home) / "published" / "marts.duckdb"
+    if not marts.is_file():
+        _fail(f"no published marts at {marts}; run `refnet run` or `refnet demo` first", 1)
+    out.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(marts), read_only=True)
+    try:
+        for table in PUBLISHED_MARTS:
+            target = out / f"{table}.{format}"
+            options = "(format parquet)" if format == "parquet" else "(header, delimiter ',')"
+            con.execute(f"copy {table} to '{target}' {options}")
+            typer.echo(str(target))
+    finally:
+        con.close()
 
 
 @config_app.command("check")

@@ -55,7 +55,9 @@ class LinksNextPaginator:
         if not nxt:
             return None
         if nxt in self._seen:
-            raise SourceError(f"the API returned a next link already visited ({nxt}); refusing to loop")
+            raise SourceError(
+                f"the API returned a next link already visited ({nxt}); refusing to loop"
+            )
         if self.pages >= self.max_pages:
             raise SourceError(f"more than {self.max_pages} pages; raise max_pages if that is real")
         return nxt
@@ -155,7 +157,9 @@ def extract_stream(
             expected_total = body["total_entries"]
         for index, record in enumerate(body[stream.name]):
             if not isinstance(record, dict):
-                raise LandingError(f"{account}/{stream.name} page {page} record {index}: not an object")
+                raise LandingError(
+                    f"{account}/{stream.name} page {page} record {index}: not an object"
+                )
             rid = record_id(record)
             if rid is None:
                 raise LandingError(
@@ -182,7 +186,11 @@ def extract_stream(
     if expected_total is not None and stats.records < expected_total:
         log.warning(
             "%s/%s: received %d records but the API reported %d; the overlap window of the "
-            "next run re-reads them", account, stream.name, stats.records, expected_total,
+            "next run re-reads them",
+            account,
+            stream.name,
+            stats.records,
+            expected_total,
         )
     stats.requests = client.stats.requests - before[0]
     stats.retries = client.stats.retries - before[1]

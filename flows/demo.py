@@ -38,8 +38,9 @@ def write_demo_config(folder: Path, base_url: str, registry: str | None, as_of: 
 
 
 @contextlib.contextmanager
-def demo_session(home: Path, seed: int = 7, scale: float = 1.0,
-                 api_key: str = DEMO_API_KEY) -> Iterator[Path]:
+def demo_session(
+    home: Path, seed: int = 7, scale: float = 1.0, api_key: str = DEMO_API_KEY
+) -> Iterator[Path]:
     """Serve a sandbox world for the length of the block; yields the config path."""
     from flows.sandbox.server import running_sandbox
     from flows.sandbox.world import build_world, registry_yaml
@@ -47,5 +48,6 @@ def demo_session(home: Path, seed: int = 7, scale: float = 1.0,
     world = build_world(seed=seed, scale=scale)
     with running_sandbox(world, api_key=api_key) as base_url:
         os.environ[DEMO_KEY_ENV] = api_key
-        yield write_demo_config(home / "demo", base_url, registry_yaml(world),
-                                world.end_date.isoformat())
+        yield write_demo_config(
+            home / "demo", base_url, registry_yaml(world), world.end_date.isoformat()
+        )

@@ -92,8 +92,17 @@ def run_gate(database: Path, schema: str, suites: dict[str, dict] | None = None)
             try:
                 frame = con.sql(f'select * from "{schema}"."{table}"').df()
             except duckdb.Error as exc:
-                checks.append(CheckResult(table, "table_readable", None, "blocking", False,
-                                          str(exc).splitlines()[0], None))
+                checks.append(
+                    CheckResult(
+                        table,
+                        "table_readable",
+                        None,
+                        "blocking",
+                        False,
+                        str(exc).splitlines()[0],
+                        None,
+                    )
+                )
                 continue
             suite = context.suites.add(
                 gx.ExpectationSuite(name=name, expectations=spec["expectations"])
@@ -108,10 +117,14 @@ def run_gate(database: Path, schema: str, suites: dict[str, dict] | None = None)
             for r in outcome.results:
                 cfg = r.expectation_config
                 kwargs = cfg.kwargs
-                column = kwargs.get("column") or ",".join(
-                    kwargs.get("column_list") or
-                    [c for c in (kwargs.get("column_A"), kwargs.get("column_B")) if c]
-                ) or None
+                column = (
+                    kwargs.get("column")
+                    or ",".join(
+                        kwargs.get("column_list")
+                        or [c for c in (kwargs.get("column_A"), kwargs.get("column_B")) if c]
+                    )
+                    or None
+                )
                 result = r.result or {}
                 checks.append(
                     CheckResult(

@@ -36,46 +36,100 @@ _COMMON = {"id", "created_at", "updated_at", "archived_at", "deleted_at", "links
 # dropped before a byte is written. An allow-list, so a new field in the API stays out by default.
 ALLOWED: dict[str, dict[str, str | None]] = {
     "businesses": dict.fromkeys(
-        ["business_name", "display_name", "label", "time_zone", "time_zone_identifier",
-         "country", "country_code"]
+        [
+            "business_name",
+            "display_name",
+            "label",
+            "time_zone",
+            "time_zone_identifier",
+            "country",
+            "country_code",
+        ]
     ),
     "practitioners": dict.fromkeys(["display_name", "designation", "active", "title"]),
     "appointment_types": dict.fromkeys(["name", "category", "duration_in_minutes"]),
     "contacts": dict.fromkeys(
-        ["title", "first_name", "last_name", "preferred_name", "company_name", "type",
-         "type_code", "doctor_type", "occupation", "provider_number"]
+        [
+            "title",
+            "first_name",
+            "last_name",
+            "preferred_name",
+            "company_name",
+            "type",
+            "type_code",
+            "doctor_type",
+            "occupation",
+            "provider_number",
+        ]
     ),
     "referral_source_types": {"name": None, "referrer_type": None, "subcategories": None},
     "referral_sources": {
-        "referrer_type": None, "subcategory": None, "referrer": _LINKED, "patient": _LINKED,
+        "referrer_type": None,
+        "subcategory": None,
+        "referrer": _LINKED,
+        "patient": _LINKED,
         "referral_source_type": _LINKED,
     },
     "patients": {
-        "accepted_privacy_policy": None, "accepted_email_marketing": None,
-        "accepted_sms_marketing": None, "merged_at": None, "merged_with_patient": _LINKED,
+        "accepted_privacy_policy": None,
+        "accepted_email_marketing": None,
+        "accepted_sms_marketing": None,
+        "merged_at": None,
+        "merged_with_patient": _LINKED,
         "referring_doctor": _LINKED,
     },
     "patient_cases": {
-        "closed": None, "closed_at": None, "issue_date": None, "expiry_date": None,
-        "referral": None, "referral_type": None, "max_sessions": None, "contact": _LINKED,
+        "closed": None,
+        "closed_at": None,
+        "issue_date": None,
+        "expiry_date": None,
+        "referral": None,
+        "referral_type": None,
+        "max_sessions": None,
+        "contact": _LINKED,
         "patient": _LINKED,
     },
     "individual_appointments": {
-        "starts_at": None, "ends_at": None, "cancelled_at": None, "cancellation_reason": None,
-        "cancellation_reason_description": None, "did_not_arrive": None,
-        "patient_arrived": None, "invoice_status": None, "online_booking_policy_accepted": None,
-        "appointment_type": _LINKED, "business": _LINKED, "practitioner": _LINKED,
-        "patient": _LINKED, "patient_case": _LINKED, "repeated_from": _LINKED,
+        "starts_at": None,
+        "ends_at": None,
+        "cancelled_at": None,
+        "cancellation_reason": None,
+        "cancellation_reason_description": None,
+        "did_not_arrive": None,
+        "patient_arrived": None,
+        "invoice_status": None,
+        "online_booking_policy_accepted": None,
+        "appointment_type": _LINKED,
+        "business": _LINKED,
+        "practitioner": _LINKED,
+        "patient": _LINKED,
+        "patient_case": _LINKED,
+        "repeated_from": _LINKED,
     },
     "patient_forms": {
-        "name": None, "completed_at": None, "edited_at": None, "business": _LINKED,
-        "patient": _LINKED, "booking": _LINKED, "attendee": _LINKED,
+        "name": None,
+        "completed_at": None,
+        "edited_at": None,
+        "business": _LINKED,
+        "patient": _LINKED,
+        "booking": _LINKED,
+        "attendee": _LINKED,
     },
     "invoices": {
-        "issue_date": None, "closed_at": None, "status": None, "status_description": None,
-        "total_amount": None, "net_amount": None, "tax_amount": None, "discounted_amount": None,
-        "number": None, "appointment": _LINKED, "attendee": _LINKED, "business": _LINKED,
-        "patient": _LINKED, "practitioner": _LINKED,
+        "issue_date": None,
+        "closed_at": None,
+        "status": None,
+        "status_description": None,
+        "total_amount": None,
+        "net_amount": None,
+        "tax_amount": None,
+        "discounted_amount": None,
+        "number": None,
+        "appointment": _LINKED,
+        "attendee": _LINKED,
+        "business": _LINKED,
+        "patient": _LINKED,
+        "practitioner": _LINKED,
     },
 }
 
@@ -230,8 +284,11 @@ class CursorStore:
             ) from exc
 
     def commit(self, source_kind: str, account: str, stream: str, updated_at: str, run_id: str):
-        body = {"updated_at": updated_at, "run_id": run_id,
-                "committed_at": datetime.now(UTC).isoformat()}
+        body = {
+            "updated_at": updated_at,
+            "run_id": run_id,
+            "committed_at": datetime.now(UTC).isoformat(),
+        }
         write_atomic(self._path(source_kind, account, stream), json.dumps(body).encode())
 
     def reset(self, source_kind: str, account: str) -> None:

@@ -17,6 +17,7 @@ from flows.config import ClinikoSource, Config, ConfigError, Settings, load_conf
 from flows.gate import GateResult, run_gate
 from flows.http import HttpClient, RateLimiter
 from flows.land import CursorStore, Pseudonymiser, new_run_id, write_atomic
+from flows.lock import run_lock
 from flows.publish import marts_schema, publish
 from flows.registry import land_registry, load_registry
 
@@ -86,8 +87,13 @@ def _is_io_error(task, task_run, state) -> bool:
     return False
 
 
-@task(retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=_is_io_error,
-      cache_policy=NONE, timeout_seconds=4 * 3600)
+@task(
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=_is_io_error,
+    cache_policy=NONE,
+    timeout_seconds=4 * 3600,
+)
 def extract_account(source: ClinikoSource, home: Path, run_id: str, secret: bytes) -> list[dict]:
     logger = get_run_logger()
     api_key = source.resolve_api_key()
@@ -102,11 +108,18 @@ def extract_account(source: ClinikoSource, home: Path, run_id: str, secret: byte
     cursors = CursorStore(home / "state")
     results: list[StreamStats] = []
     for stream in STREAMS:
-        stats = extract_stream(client, base_url, source.name, stream, home / "raw", cursors,
-                               pseudonymiser, run_id)
+        stats = extract_stream(
+            client, base_url, source.name, stream, home / "raw", cursors, pseudonymiser, run_id
+        )
         rate = stats.records / stats.seconds if stats.seconds else 0.0
-        logger.info("%s/%s: %d records, %d requests, %.0f records/s", source.name, stream.name,
-                    stats.records, stats.requests, rate)
+        logger.info(
+            "%s/%s: %d records, %d requests, %.0f records/s",
+            source.name,
+            stream.name,
+            stats.records,
+            stats.requests,
+            rate,
+        )
         results.append(stats)
     return [asdict(s) for s in results]
 
@@ -119,11 +132,14 @@ def land_partner_registry(config: Config, home: Path) -> dict[str, int]:
 
 @task(cache_policy=NONE, timeout_seconds=3600)
 def transform(home: Path, as_of: date) -> dict:
-    from flows.transform import run_dbt
+    from flows.transform import build
 
-    result = run_dbt(["build"], raw_dir=home / "raw", warehouse=home / "warehouse" / "refnet.duckdb",
-                     vars={"as_of": as_of.isoformat()})
-    return {"nodes": len(getattr(result, "results", []) or [])}
+    result = build(
+        raw_dir=home / "raw",
+        warehouse=home / "warehouse" / "refnet.duckdb",
+        vars={"as_of": as_of.isoformat()},
+    )
+    return {"nodes": len(result.nodes), "seconds": round(result.elapsed_s, 1)}
 
 
 @task(cache_policy=NONE, timeout_seconds=1800)
@@ -156,14 +172,21 @@ def nightly(config_path: str, home: str | None = None, demo: bool = False) -> di
     """One nightly run. Raises RunFailed (the flow run fails) unless it published."""
     config = load_config(Path(config_path))
     home_dir = resolve_home(Path(home) if home else None)
+    with run_lock(home_dir):
+        return _nightly(config, home_dir, demo)
+
+
+def _nightly(config: Config, home_dir: Path, demo: bool) -> dict:
     run_id = new_run_id()
-    summary = RunSummary(run_id=run_id, home=str(home_dir),
-                         started_at=datetime.now(UTC).isoformat())
+    summary = RunSummary(
+        run_id=run_id, home=str(home_dir), started_at=datetime.now(UTC).isoformat()
+    )
     try:
         secret = pseudonym_secret(demo)
         start = time.monotonic()
-        futures = {s.name: extract_account.submit(s, home_dir, run_id, secret)
-                   for s in config.sources}
+        futures = {
+            s.name: extract_account.submit(s, home_dir, run_id, secret) for s in config.sources
+        }
         failed = []
         for name, future in futures.items():
             try:
@@ -193,11 +216,16 @@ def nightly(config_path: str, home: str | None = None, demo: bool = False) -> di
         raise RunFailed(summary.text()) from exc
     finally:
         summary.finished_at = datetime.now(UTC).isoformat()
-        write_atomic(home_dir / "runs" / f"{run_id}.json",
-                     json.dumps(asdict(summary), indent=2, default=str).encode())
+        write_atomic(
+            home_dir / "runs" / f"{run_id}.json",
+            json.dumps(asdict(summary), indent=2, default=str).encode(),
+        )
         try:
-            create_markdown_artifact(markdown=f"```\n{summary.text()}\n```", key="nightly-summary",
-                                     description="refnet nightly run summary")
+            create_markdown_artifact(
+                markdown=f"```\n{summary.text()}\n```",
+                key="nightly-summary",
+                description="refnet nightly run summary",
+            )
         except Exception:  # the artifact is a convenience; never fail a run for it
             pass
     return asdict(summary)

@@ -47,8 +47,9 @@ def marts_schema(database: Path, tables: tuple[str, ...] = PUBLISHED_MARTS) -> s
     return rows[0][0]
 
 
-def copy_marts(warehouse: Path, schema: str, target: Path,
-               tables: tuple[str, ...] = PUBLISHED_MARTS) -> dict[str, int]:
+def copy_marts(
+    warehouse: Path, schema: str, target: Path, tables: tuple[str, ...] = PUBLISHED_MARTS
+) -> dict[str, int]:
     """Copy the marts into a fresh file holding nothing else; returns rows per table."""
     if target.exists():
         target.unlink()
@@ -110,5 +111,5 @@ def publish(
 
 def _prune_sites(sites: Path, keep: Path) -> None:
     old = sorted((p for p in sites.iterdir() if p.is_dir() and p != keep), reverse=True)
-    for path in old[KEEP_SITES - 1:]:
+    for path in old[KEEP_SITES - 1 :]:
         shutil.rmtree(path, ignore_errors=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
@@ -16,8 +15,15 @@ from flows.config import ConfigError
 from flows.land import write_atomic
 
 PartnerKind = Literal[
-    "gp", "consultant", "allied_health", "fitness_sport", "workplace_community", "patient",
-    "digital", "other", "unknown",
+    "gp",
+    "consultant",
+    "allied_health",
+    "fitness_sport",
+    "workplace_community",
+    "patient",
+    "digital",
+    "other",
+    "unknown",
 ]
 
 
@@ -119,10 +125,6 @@ def load_registry(path: Path) -> Registry:
         raise ConfigError("\n".join(lines)) from None
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
 def land_registry(registry: Registry | None, raw_dir: Path) -> dict[str, int]:
     """Rewrite the registry files whole: the YAML is the truth, not its history."""
     partners = registry.partners if registry else []
@@ -138,9 +140,14 @@ def land_registry(registry: Registry | None, raw_dir: Path) -> dict[str, int]:
                 "start_date": [p.start_date for p in partners],
             },
             schema=pa.schema(
-                [("partner_id", pa.string()), ("partner_name", pa.string()),
-                 ("partner_kind", pa.string()), ("tier", pa.string()),
-                 ("aliases", pa.list_(pa.string())), ("start_date", pa.date32())]
+                [
+                    ("partner_id", pa.string()),
+                    ("partner_name", pa.string()),
+                    ("partner_kind", pa.string()),
+                    ("tier", pa.string()),
+                    ("aliases", pa.list_(pa.string())),
+                    ("start_date", pa.date32()),
+                ]
             ),
         ),
         "partner_links": pa.table(
@@ -155,9 +162,20 @@ def land_registry(registry: Registry | None, raw_dir: Path) -> dict[str, int]:
                 "subcategory": [link.subcategory for p in partners for link in p.pms],
                 "referrer_type": [link.referrer_type for p in partners for link in p.pms],
             },
-            schema=pa.schema([(c, pa.string()) for c in (
-                "partner_id", "source", "link_type", "cliniko_contact_id",
-                "referral_source_type", "subcategory", "referrer_type")]),
+            schema=pa.schema(
+                [
+                    (c, pa.string())
+                    for c in (
+                        "partner_id",
+                        "source",
+                        "link_type",
+                        "cliniko_contact_id",
+                        "referral_source_type",
+                        "subcategory",
+                        "referrer_type",
+                    )
+                ]
+            ),
         ),
         "touchpoints": pa.table(
             {
@@ -166,8 +184,14 @@ def land_registry(registry: Registry | None, raw_dir: Path) -> dict[str, int]:
                 "kind": [t.kind for p in partners for t in p.touchpoints],
                 "note": [t.note for p in partners for t in p.touchpoints],
             },
-            schema=pa.schema([("partner_id", pa.string()), ("touchpoint_date", pa.date32()),
-                              ("kind", pa.string()), ("note", pa.string())]),
+            schema=pa.schema(
+                [
+                    ("partner_id", pa.string()),
+                    ("touchpoint_date", pa.date32()),
+                    ("kind", pa.string()),
+                    ("note", pa.string()),
+                ]
+            ),
         ),
     }
     for name, table in tables.items():

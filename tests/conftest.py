@@ -16,8 +16,9 @@ TEST_SCALE = "0.15"
 def refnet(*args: str, env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run the real `refnet` command, as a user would."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([REFNET, *args], capture_output=True, text=True, env=full_env,
-                          timeout=timeout, cwd=REPO)
+    return subprocess.run(
+        [REFNET, *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=REPO
+    )
 
 
 @pytest.fixture(scope="session")

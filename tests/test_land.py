@@ -39,9 +39,13 @@ def test_patient_key_is_keyed_and_stable():
 def test_form_content_is_reduced_to_the_configured_answer():
     form = json.loads((EXAMPLES / "patient_forms.json").read_text())["patient_forms"][0]
     form["content"]["sections"].append(
-        {"name": "About", "questions": [
-            {"name": "How did you hear about us?", "type": "text", "answer": " Pure Gym "},
-            {"name": "Your full name", "type": "text", "answer": "Secret Person"}]}
+        {
+            "name": "About",
+            "questions": [
+                {"name": "How did you hear about us?", "type": "text", "answer": " Pure Gym "},
+                {"name": "Your full name", "type": "text", "answer": "Secret Person"},
+            ],
+        }
     )
     clean = PSEUDO.clean("patient_forms", "acct", form)
     assert clean["heard_about_answer"] == "Pure Gym"
@@ -50,8 +54,22 @@ def test_form_content_is_reduced_to_the_configured_answer():
 
 
 def test_checkbox_answers_are_joined():
-    content = {"sections": [{"questions": [{"name": "how did you hear about us?", "answers": [
-        {"value": "Google", "selected": True}, {"value": "GP"}, {"value": "Gym", "selected": True}]}]}]}
+    content = {
+        "sections": [
+            {
+                "questions": [
+                    {
+                        "name": "how did you hear about us?",
+                        "answers": [
+                            {"value": "Google", "selected": True},
+                            {"value": "GP"},
+                            {"value": "Gym", "selected": True},
+                        ],
+                    }
+                ]
+            }
+        ]
+    }
     assert intake_answer(content, "How did you hear about us?") == "Google; Gym"
 
 
@@ -61,13 +79,16 @@ def test_every_stream_has_an_allow_list():
     assert {s.name for s in STREAMS} <= set(ALLOWED)
 
 
-@pytest.mark.parametrize("record, expected", [
-    ({"id": 1}, "1"),
-    ({"id": "564393784322819470"}, "564393784322819470"),
-    ({"links": {"self": "https://api.au1.cliniko.com/v1/patients/123/referral_source"}}, "123"),
-    ({"links": {"self": "https://api.au1.cliniko.com/v1/individual_appointments/9"}}, "9"),
-    ({"id": "", "links": {}}, None),
-])
+@pytest.mark.parametrize(
+    "record, expected",
+    [
+        ({"id": 1}, "1"),
+        ({"id": "564393784322819470"}, "564393784322819470"),
+        ({"links": {"self": "https://api.au1.cliniko.com/v1/patients/123/referral_source"}}, "123"),
+        ({"links": {"self": "https://api.au1.cliniko.com/v1/individual_appointments/9"}}, "9"),
+        ({"id": "", "links": {}}, None),
+    ],
+)
 def test_record_ids_are_text(record, expected):
     assert record_id(record) == expected
 

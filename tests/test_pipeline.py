@@ -73,7 +73,9 @@ def test_no_patient_identity_reaches_any_file(demo_home: Path):
     for ident in world.patient_identities():
         needles.update(v for v in ident.values() if v and len(str(v)) >= 5)
     assert len(needles) > 100
-    pattern = re.compile("|".join(re.escape(str(n)) for n in sorted(needles, key=len, reverse=True)))
+    pattern = re.compile(
+        "|".join(re.escape(str(n)) for n in sorted(needles, key=len, reverse=True))
+    )
     scanned = 0
     for path in demo_home.rglob("*"):
         if not path.is_file() or path.is_symlink():
@@ -83,8 +85,9 @@ def test_no_patient_identity_reaches_any_file(demo_home: Path):
         elif path.suffix == ".duckdb":
             con = duckdb.connect(str(path), read_only=True)
             tables = con.sql("select table_schema, table_name from information_schema.tables")
-            text = repr([con.sql(f'select * from "{s}"."{t}"').fetchall()
-                         for s, t in tables.fetchall()])
+            text = repr(
+                [con.sql(f'select * from "{s}"."{t}"').fetchall() for s, t in tables.fetchall()]
+            )
             con.close()
         else:
             text = path.read_bytes().decode("utf-8", errors="ignore")
@@ -119,9 +122,14 @@ def test_wrong_api_key_fails_and_leaves_published_untouched(demo_home: Path):
             f"    base_url: {base_url}\n"
             "    contact_email: ops@clinic.example\n"
         )
-        result = refnet("run", "--config", str(config), "--home", str(demo_home),
-                        env={"TEST_WRONG_KEY": "not-the-key-uk1",
-                             "REFNET_PSEUDONYM_SECRET": "test-secret"})
+        result = refnet(
+            "run",
+            "--config",
+            str(config),
+            "--home",
+            str(demo_home),
+            env={"TEST_WRONG_KEY": "not-the-key-uk1", "REFNET_PSEUDONYM_SECRET": "test-secret"},
+        )
     assert result.returncode != 0
     assert "headingley" in result.stderr
     assert "401" in result.stderr
@@ -130,12 +138,17 @@ def test_wrong_api_key_fails_and_leaves_published_untouched(demo_home: Path):
     assert tree_fingerprint(site.resolve()) == site_print
 
 
-@pytest.mark.parametrize("body, message", [
-    ("sources: []\n", "sources"),
-    ("sources:\n  - name: x\n    kind: cliniko\n    contact_email: nope\n", "contact_email"),
-    ("sources:\n  - {name: x, kind: cliniko, contact_email: a@b.co, api_kye_env: K}\n",
-     "api_kye_env"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("sources: []\n", "sources"),
+        ("sources:\n  - name: x\n    kind: cliniko\n    contact_email: nope\n", "contact_email"),
+        (
+            "sources:\n  - {name: x, kind: cliniko, contact_email: a@b.co, api_kye_env: K}\n",
+            "api_kye_env",
+        ),
+    ],
+)
 def test_bad_config_is_refused_with_the_key_named(tmp_path: Path, body: str, message: str):
     config = tmp_path / "c.yml"
     config.write_text(body)

@@ -33,8 +33,10 @@ def test_registry_lands_three_tables(tmp_path: Path):
     counts = land_registry(load_registry(path), tmp_path / "raw")
     assert counts == {"partners": 2, "partner_links": 2, "touchpoints": 1}
     link = duckdb.sql(
-        f"select cliniko_contact_id from read_parquet('{tmp_path}/raw/registry/partner_links.parquet')"
-        " where partner_id = 'gp-kirkstall'").fetchone()
+        "select cliniko_contact_id from "
+        f"read_parquet('{tmp_path}/raw/registry/partner_links.parquet')"
+        " where partner_id = 'gp-kirkstall'"
+    ).fetchone()
     assert link == ("123456789012345678",)
 
 
@@ -43,13 +45,16 @@ def test_no_registry_lands_empty_tables(tmp_path: Path):
     assert (tmp_path / "registry" / "partners.parquet").is_file()
 
 
-@pytest.mark.parametrize("change, needle", [
-    (("kind: gp", "kind: doctor"), "partner 'gp-kirkstall': kind"),
-    (("tier: A", "teir: A"), "partner 'gp-kirkstall': teir: unknown key"),
-    (("id: gym-pure", "id: gp-kirkstall"), "appears more than once"),
-    (("kind: check_in", "kind: coffee"), "touchpoints.0.kind"),
-    (("subcategory: PureGym Headingley", "cliniko_contact_id: '1'"), "exactly one of"),
-])
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        (("kind: gp", "kind: doctor"), "partner 'gp-kirkstall': kind"),
+        (("tier: A", "teir: A"), "partner 'gp-kirkstall': teir: unknown key"),
+        (("id: gym-pure", "id: gp-kirkstall"), "appears more than once"),
+        (("kind: check_in", "kind: coffee"), "touchpoints.0.kind"),
+        (("subcategory: PureGym Headingley", "cliniko_contact_id: '1'"), "exactly one of"),
+    ],
+)
 def test_registry_errors_name_file_entry_and_key(tmp_path: Path, change, needle):
     path = tmp_path / "partners.yml"
     path.write_text(GOOD.replace(*change))

@@ -1,0 +1,35 @@
+"""One nightly run per data directory: a second one exits with a clear message."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+
+class RunLocked(Exception):
+    """Another run holds the data directory."""
+
+
+@contextlib.contextmanager
+def run_lock(home: Path) -> Iterator[None]:
+    """Hold `<home>/run.lock` for the length of a run; the kernel releases it if we die."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "run.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise RunLocked(
+                f"another refnet run is using {home} (pid {holder}); it will publish when done. "
+                "Wait for it, or stop it, then run again."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
