@@ -1,0 +1,30 @@
+-- One row per referral. Thin: rename nothing, cast for Evidence only.
+-- Ids as VARCHAR (64-bit ids lose precision in the browser), TIMESTAMPTZ as plain UTC TIMESTAMP,
+-- DECIMAL as DOUBLE. patient_key is left out on purpose: no patient identifier reaches the site.
+select
+    referral_id::varchar as referral_id,
+    source_kind::varchar as source_kind,
+    account::varchar as account,
+    clinic_id::varchar as clinic_id,
+    clinic_name,
+    partner_id::varchar as partner_id,
+    partner_name,
+    partner_kind,
+    attribution_method,
+    timezone('UTC', received_at) as received_at,
+    received_month::date as received_month,
+    timezone('UTC', contacted_at) as contacted_at,
+    timezone('UTC', intake_completed_at) as intake_completed_at,
+    timezone('UTC', first_booked_at) as first_booked_at,
+    timezone('UTC', first_appointment_at) as first_appointment_at,
+    timezone('UTC', first_attended_at) as first_attended_at,
+    attended_appointments::bigint as attended_appointments,
+    is_booked,
+    is_attended,
+    is_continued,
+    drop_off,
+    hours_to_contact::double as hours_to_contact,
+    days_to_book::double as days_to_book,
+    days_to_first_appointment::double as days_to_first_appointment,
+    revenue::double as revenue
+from main.referrals
