@@ -1,0 +1,31 @@
+-- A patient case is a referral (an episode of care). `created_at` is when it was received; a
+-- `contact` link names the referrer.
+with
+
+source as (
+
+    {{ ranked_versions(source('cliniko', 'patient_cases')) }}
+
+),
+
+final as (
+
+    select
+        cast(coalesce({{ json_text('record', 'id') }}, id) as varchar) as patient_case_id,
+        cast({{ json_link_id('record', 'patient') }} as varchar) as patient_id,
+        cast({{ json_link_id('record', 'contact') }} as varchar) as contact_id,
+        cast({{ json_text('record', 'referral') }} as boolean) as is_referral,
+        cast({{ json_text('record', 'referral_type') }} as varchar) as referral_type,
+        cast({{ json_text('record', 'issue_date') }} as date) as issue_date,
+        cast({{ json_text('record', 'expiry_date') }} as date) as expiry_date,
+        cast({{ json_text('record', 'max_sessions') }} as integer) as max_sessions,
+        {{ json_timestamp('record', 'closed_at') }} as closed_at,
+        coalesce({{ json_text('record', 'closed_at') }} is not null
+            or cast({{ json_text('record', 'closed') }} as boolean), false) as is_closed,
+        {{ cliniko_record_columns() }}
+    from source
+    where version_rank = 1
+
+)
+
+select * from final

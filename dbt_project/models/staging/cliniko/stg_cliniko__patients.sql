@@ -1,0 +1,27 @@
+-- Patients arrive pseudonymised (flows/land.py): no names, contact details or full date of
+-- birth; `patient_key` is the stable HMAC key.
+with
+
+source as (
+
+    {{ ranked_versions(source('cliniko', 'patients')) }}
+
+),
+
+final as (
+
+    select
+        cast(coalesce({{ json_text('record', 'id') }}, id) as varchar) as patient_id,
+        cast({{ json_text('record', 'patient_key') }} as varchar) as patient_key,
+        cast({{ json_text('record', 'birth_year') }} as integer) as birth_year,
+        cast({{ json_text('record', 'postcode_district') }} as varchar) as postcode_district,
+        cast({{ json_link_id('record', 'referring_doctor') }} as varchar) as referring_doctor_contact_id,
+        {{ json_timestamp('record', 'merged_at') }} as merged_at,
+        {{ json_text('record', 'merged_at') }} is not null as is_merged,
+        {{ cliniko_record_columns() }}
+    from source
+    where version_rank = 1
+
+)
+
+select * from final
