@@ -26,9 +26,12 @@
     jaro_winkler_similarity({{ left }}, {{ right }})
 {%- endmacro %}
 
-{#- Stable text id of a partner that exists only in the PMS (not in the clinic's registry). -#}
+{#- Stable id of a partner that exists only in the PMS (not in the clinic's registry). A URL
+    slug (`cliniko-<account>-contact-<id>`), because partner ids name the site's pages. -#}
 {% macro pms_partner_id(source_kind, account, entity, entity_id) -%}
-    {{ source_kind }} || ':' || {{ account }} || ':' || '{{ entity }}' || ':' || {{ entity_id }}
+    trim(regexp_replace(lower(
+        {{ source_kind }} || '-' || {{ account }} || '-' || '{{ entity }}' || '-' || {{ entity_id }}
+    ), '[^a-z0-9]+', '-', 'g'), '-')
 {%- endmacro %}
 
 {#- Text id of a referral, unique across accounts: `<source_kind>:<account>:<patient case id>`. -#}

@@ -198,7 +198,7 @@ resolved as (
             when 'patient' then 'word-of-mouth'
             when 'referral_source_type' then
                 {{ pms_partner_id('classified.source_kind', 'classified.account', 'referral_source_type',
-                    "classified.referral_source_type_id || coalesce(':' || lower(classified.subcategory), '')") }}
+                    "classified.referral_source_type_id || coalesce('-' || lower(classified.subcategory), '')") }}
         end as pms_partner_id
     from classified
     left join registry_matches

@@ -24,6 +24,7 @@ appointments as (
     select
         account,
         patient_case_id,
+        patient_id,
         business_id,
         booked_at,
         starts_at,
@@ -35,7 +36,19 @@ appointments as (
         is_first_appointment,
         revenue
     from {{ ref('int_appointments_classified') }}
-    where patient_case_id is not null
+
+),
+
+-- Last-resort clinic of a referral with no appointment or form: where the patient was last seen.
+patient_last_business as (
+
+    select
+        account,
+        patient_id,
+        arg_max(business_id, starts_at) as business_id
+    from appointments
+    where business_id is not null
+    group by account, patient_id
 
 ),
 
@@ -136,6 +149,7 @@ appointment_summary as (
         sum(case when is_pending then 1 else 0 end) as pending_appointments,
         sum(revenue) as revenue
     from appointments
+    where patient_case_id is not null
     group by account, patient_case_id
 
 ),
@@ -162,7 +176,13 @@ stages as (
         patient_cases.patient_id,
         patient_cases.contact_id,
         patient_cases.is_referral,
-        patient_cases.received_at,
+        -- Received: the case's creation, unless the clinic booked or sent the intake form
+        -- first (cases are often opened at the first visit); least() skips nulls.
+        least(
+            patient_cases.received_at,
+            appointment_summary.first_booked_at,
+            intake.intake_sent_at
+        ) as received_at,
         intake.intake_sent_at,
         intake.intake_completed_at,
         intake.heard_about_answer,
@@ -184,11 +204,12 @@ stages as (
         coalesce(appointment_summary.pending_appointments, 0) as pending_appointments,
         coalesce(appointment_summary.revenue, 0) as revenue,
         -- Clinic: business of the first appointment, else of the intake form, else the
-        -- account's only business.
+        -- account's only business, else where the patient was last seen.
         coalesce(
             appointment_summary.first_appointment_business_id,
             intake.intake_business_id,
-            account_businesses.only_business_id
+            account_businesses.only_business_id,
+            patient_last_business.business_id
         ) as business_id,
         account_businesses.only_time_zone as account_time_zone
     from patient_cases
@@ -200,6 +221,9 @@ stages as (
         and patient_cases.patient_case_id = appointment_summary.patient_case_id
     left join account_businesses
         on patient_cases.account = account_businesses.account
+    left join patient_last_business
+        on patient_cases.account = patient_last_business.account
+        and patient_cases.patient_id = patient_last_business.patient_id
 
 ),
 
@@ -273,7 +297,11 @@ final as (
         patient_id,
         contact_id,
         is_referral,
-        {{ clinic_id('source_kind', 'account', 'business_id') }} as clinic_id,
+        -- Never null: a referral nobody has booked or sent a form yet is still counted.
+        coalesce(
+            {{ clinic_id('source_kind', 'account', 'business_id') }},
+            source_kind || ':' || account || ':unassigned'
+        ) as clinic_id,
         business_id,
         time_zone,
         received_at,

@@ -42,16 +42,6 @@ businesses as (
 
 ),
 
-patients as (
-
-    select
-        account,
-        patient_id,
-        patient_key
-    from {{ ref('stg_cliniko__patients') }}
-
-),
-
 final as (
 
     select
@@ -59,7 +49,7 @@ final as (
         journey.source_kind,
         journey.account,
         journey.clinic_id,
-        businesses.clinic_name,
+        coalesce(businesses.clinic_name, 'Unassigned clinic') as clinic_name,
         attributed.partner_id,
         partners.partner_name,
         partners.partner_kind,
@@ -82,7 +72,6 @@ final as (
         journey.revenue,
         -- Beyond the contract: lineage, review and rate inputs.
         journey.patient_case_id,
-        patients.patient_key,
         journey.time_zone,
         journey.received_local_date,
         journey.intake_sent_at,
@@ -104,9 +93,6 @@ final as (
     left join businesses
         on journey.account = businesses.account
         and journey.business_id = businesses.business_id
-    left join patients
-        on journey.account = patients.account
-        and journey.patient_id = patients.patient_id
 
 )
 

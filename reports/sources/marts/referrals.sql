@@ -1,6 +1,6 @@
 -- One row per referral. Thin: rename nothing, cast for Evidence only.
 -- Ids as VARCHAR (64-bit ids lose precision in the browser), TIMESTAMPTZ as plain UTC TIMESTAMP,
--- DECIMAL as DOUBLE. patient_key is left out on purpose: no patient identifier reaches the site.
+-- DECIMAL as DOUBLE. No patient identifier exists in the marts.
 select
     referral_id::varchar as referral_id,
     source_kind::varchar as source_kind,
