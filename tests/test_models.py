@@ -27,9 +27,10 @@ VARS = {"as_of": AS_OF.isoformat()}
 L1 = "cliniko:leeds:1001"  # Headingley Physio, Europe/London
 SYD = "cliniko:harbour:2001"  # Harbour Sydney, Australia/Sydney
 PER = "cliniko:harbour:2002"  # Harbour Perth, Australia/Perth
-CONTACT_102 = "cliniko:leeds:contact:102"
-OTHER_12 = "cliniko:leeds:referral_source_type:12"
-INSTAGRAM = "cliniko:harbour:referral_source_type:20:instagram"
+UNASSIGNED = "cliniko:harbour:unassigned"
+CONTACT_102 = "cliniko-leeds-contact-102"
+OTHER_12 = "cliniko-leeds-referral-source-type-12"
+INSTAGRAM = "cliniko-harbour-referral-source-type-20-instagram"
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +78,8 @@ def test_build_succeeds_and_reports_nodes(built: tuple[Path, DbtResult]) -> None
         "test_received_month_is_clinic_local_across_dst",
         "test_attribution_precedence",
     } <= unit_tests
-    # The only warning is the referral whose clinic cannot be known (6003).
-    assert [n.name for n in result.warned_nodes] == ["not_null_referrals_clinic_id"]
+    # 6003, whose clinic cannot be known, is counted under the unassigned clinic: no warnings.
+    assert [n.name for n in result.warned_nodes] == []
     # dbt's artefacts live beside the warehouse, not in the repository.
     assert result.target_path is not None
     assert result.target_path.is_relative_to(warehouse.parent)
@@ -123,13 +124,13 @@ EXPECTED_REFERRALS = {
         date(2024, 12, 1),
         PER,
     ),
-    # no clinic (two businesses, nothing links one) -> UTC month: September
+    # no clinic (two businesses, nothing links one) -> unassigned, UTC month: September
     "cliniko:harbour:6003": (
         "not_contacted",
         "referral_source",
         "word-of-mouth",
         date(2024, 9, 1),
-        None,
+        UNASSIGNED,
     ),
     # appointment without a case link, in December at Perth: pending
     "cliniko:harbour:6004": ("in_progress", "referral_source", INSTAGRAM, date(2024, 11, 1), PER),
@@ -281,7 +282,7 @@ def test_funnel_monthly(db: duckdb.DuckDBPyConnection) -> None:
             received=1, contacted=1, intake_completed=1, in_progress=1
         ),
         (PER, "other", date(2024, 11, 1)): funnel(received=1, contacted=1, booked=1, in_progress=1),
-        (None, "patient", date(2024, 9, 1)): funnel(received=1, not_contacted=1),
+        (UNASSIGNED, "patient", date(2024, 9, 1)): funnel(received=1, not_contacted=1),
     }
     assert actual == expected
     names = {r["clinic_id"]: r["clinic_name"] for r in rows(db, "select * from funnel_monthly")}
@@ -289,7 +290,7 @@ def test_funnel_monthly(db: duckdb.DuckDBPyConnection) -> None:
         L1: "Headingley Physio",
         SYD: "Harbour Sydney",
         PER: "Harbour Perth",
-        None: None,
+        UNASSIGNED: "Unassigned clinic",
     }
 
 
