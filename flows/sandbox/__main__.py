@@ -21,19 +21,43 @@ def _parser() -> argparse.ArgumentParser:
         "18 months of referrals) for refnet's demo and tests.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
-    parser.add_argument("--port", type=int, default=8765,
-                        help="port to bind; 0 picks a free one (default %(default)s)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8765,
+        help="port to bind; 0 picks a free one (default %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=7, help="world seed (default %(default)s)")
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="world size; 1.0 is about 1,500 referrals (default %(default)s)")
-    parser.add_argument("--end-date", type=date.fromisoformat, default=date(2026, 11, 30),
-                        help="last day of the world's history (default %(default)s)")
-    parser.add_argument("--rate-limit", type=int, default=200, metavar="N",
-                        help="requests per minute per API key, 0 for none (default %(default)s)")
-    parser.add_argument("--api-key", default=DEFAULT_API_KEY,
-                        help="the API key clients must send (default %(default)s)")
-    parser.add_argument("--write-registry", type=Path, metavar="FILE",
-                        help="also write the world's partner registry (YAML) to FILE")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="world size; 1.0 is about 1,500 referrals (default %(default)s)",
+    )
+    parser.add_argument(
+        "--end-date",
+        type=date.fromisoformat,
+        default=date(2026, 11, 30),
+        help="last day of the world's history (default %(default)s)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=200,
+        metavar="N",
+        help="requests per minute per API key, 0 for none (default %(default)s)",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=DEFAULT_API_KEY,
+        help="the API key clients must send (default %(default)s)",
+    )
+    parser.add_argument(
+        "--write-registry",
+        type=Path,
+        metavar="FILE",
+        help="also write the world's partner registry (YAML) to FILE",
+    )
     return parser
 
 
@@ -59,8 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     limit = f"{args.rate_limit} requests/min" if args.rate_limit else "no rate limit"
     print(f"refnet sandbox serving {server.base_url}", flush=True)
     print(f"API key: {args.api_key} (Basic auth user name, empty password)", flush=True)
-    print(f"world: seed {args.seed}, scale {args.scale:g}, {len(world.referrals)} referrals to "
-          f"{world.end_date}; {limit}. Ctrl-C stops.", flush=True)
+    print(
+        f"world: seed {args.seed}, scale {args.scale:g}, {len(world.referrals)} referrals to "
+        f"{world.end_date}; {limit}. Ctrl-C stops.",
+        flush=True,
+    )
     if args.write_registry:
         print(f"partner registry written to {args.write_registry}", flush=True)
     try:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
@@ -38,38 +39,124 @@ _FILTER = re.compile(r"^([a-z_]+):(>=|<=|!=|!\?|~~|>|<|=|\?|~|\*)(.*)$", re.DOTA
 # The filters each list endpoint accepts, with their type: the spec's "Available filters".
 _T, _I, _B, _S, _D, _A = "date-time", "int", "boolean", "string", "date", "array"
 FILTERS: dict[str, dict[str, str]] = {
-    "businesses": {"appointment_type_ids": _A, "archived_at": _T, "created_at": _T,
-                   "deleted_at": _T, "id": _I, "show_in_online_bookings": _B, "updated_at": _T},
-    "practitioners": {"active": _B, "created_at": _T, "id": _I, "show_in_online_bookings": _B,
-                      "updated_at": _T, "user_id": _I},
-    "appointment_types": {"appointment_confirmation_template_ids": _A,
-                          "appointment_follow_up_template_ids": _A,
-                          "appointment_reminder_template_ids": _A, "archived_at": _T,
-                          "category": _S, "created_at": _T, "id": _I, "online_payments_mode": _S,
-                          "show_in_online_bookings": _B, "updated_at": _T},
-    "contacts": {"archived_at": _T, "company_name": _S, "created_at": _T, "deleted_at": _T,
-                 "email": _S, "first_name": _S, "id": _I, "last_name": _S, "occupation": _S,
-                 "type_code": _I, "updated_at": _T},
+    "businesses": {
+        "appointment_type_ids": _A,
+        "archived_at": _T,
+        "created_at": _T,
+        "deleted_at": _T,
+        "id": _I,
+        "show_in_online_bookings": _B,
+        "updated_at": _T,
+    },
+    "practitioners": {
+        "active": _B,
+        "created_at": _T,
+        "id": _I,
+        "show_in_online_bookings": _B,
+        "updated_at": _T,
+        "user_id": _I,
+    },
+    "appointment_types": {
+        "appointment_confirmation_template_ids": _A,
+        "appointment_follow_up_template_ids": _A,
+        "appointment_reminder_template_ids": _A,
+        "archived_at": _T,
+        "category": _S,
+        "created_at": _T,
+        "id": _I,
+        "online_payments_mode": _S,
+        "show_in_online_bookings": _B,
+        "updated_at": _T,
+    },
+    "contacts": {
+        "archived_at": _T,
+        "company_name": _S,
+        "created_at": _T,
+        "deleted_at": _T,
+        "email": _S,
+        "first_name": _S,
+        "id": _I,
+        "last_name": _S,
+        "occupation": _S,
+        "type_code": _I,
+        "updated_at": _T,
+    },
     "referral_source_types": {"archived_at": _T, "created_at": _T, "id": _I, "updated_at": _T},
-    "referral_sources": {"archived_at": _T, "created_at": _T, "id": _I,
-                         "referral_source_type_id": _I, "referrer_id": _I, "updated_at": _T},
-    "patients": {"accepted_privacy_policy": _B, "archived_at": _T, "created_at": _T,
-                 "date_of_birth": _D, "email": _S, "first_name": _S, "id": _I, "last_name": _S,
-                 "old_reference_id": _S, "preferred_first_name": _S, "updated_at": _T},
-    "patient_cases": {"archived_at": _T, "closed_at": _T, "created_at": _T, "expiry_date": _D,
-                      "id": _I, "issue_date": _D, "name": _S, "patient_id": _I,
-                      "referral_type": _S, "updated_at": _T},
-    "individual_appointments": {"appointment_type_id": _I, "archived_at": _T, "business_id": _I,
-                                "cancelled_at": _T, "created_at": _T, "deleted_at": _T,
-                                "did_not_arrive": _B, "ends_at": _T, "id": _I, "patient_id": _I,
-                                "practitioner_id": _I, "repeated_from_id": _I, "starts_at": _T,
-                                "updated_at": _T},
-    "patient_forms": {"archived_at": _T, "attendee_id": _I, "completed_at": _T,
-                      "created_at": _T, "id": _I, "patient_id": _I, "updated_at": _T},
-    "invoices": {"appointment_id": _I, "archived_at": _T, "attendee_id": _I, "business_id": _I,
-                 "closed_at": _T, "created_at": _T, "deleted_at": _T, "id": _I,
-                 "issue_date": _D, "number": _I, "original_invoice_id": _I, "patient_id": _I,
-                 "practitioner_id": _I, "status": _I, "updated_at": _T},
+    "referral_sources": {
+        "archived_at": _T,
+        "created_at": _T,
+        "id": _I,
+        "referral_source_type_id": _I,
+        "referrer_id": _I,
+        "updated_at": _T,
+    },
+    "patients": {
+        "accepted_privacy_policy": _B,
+        "archived_at": _T,
+        "created_at": _T,
+        "date_of_birth": _D,
+        "email": _S,
+        "first_name": _S,
+        "id": _I,
+        "last_name": _S,
+        "old_reference_id": _S,
+        "preferred_first_name": _S,
+        "updated_at": _T,
+    },
+    "patient_cases": {
+        "archived_at": _T,
+        "closed_at": _T,
+        "created_at": _T,
+        "expiry_date": _D,
+        "id": _I,
+        "issue_date": _D,
+        "name": _S,
+        "patient_id": _I,
+        "referral_type": _S,
+        "updated_at": _T,
+    },
+    "individual_appointments": {
+        "appointment_type_id": _I,
+        "archived_at": _T,
+        "business_id": _I,
+        "cancelled_at": _T,
+        "created_at": _T,
+        "deleted_at": _T,
+        "did_not_arrive": _B,
+        "ends_at": _T,
+        "id": _I,
+        "patient_id": _I,
+        "practitioner_id": _I,
+        "repeated_from_id": _I,
+        "starts_at": _T,
+        "updated_at": _T,
+    },
+    "patient_forms": {
+        "archived_at": _T,
+        "attendee_id": _I,
+        "completed_at": _T,
+        "created_at": _T,
+        "id": _I,
+        "patient_id": _I,
+        "updated_at": _T,
+    },
+    "invoices": {
+        "appointment_id": _I,
+        "archived_at": _T,
+        "attendee_id": _I,
+        "business_id": _I,
+        "closed_at": _T,
+        "created_at": _T,
+        "deleted_at": _T,
+        "id": _I,
+        "issue_date": _D,
+        "number": _I,
+        "original_invoice_id": _I,
+        "patient_id": _I,
+        "practitioner_id": _I,
+        "status": _I,
+        "updated_at": _T,
+    },
 }
 # Operators per filter type (docs: "Filtering Results").
 _OPERATORS = {
@@ -89,8 +176,13 @@ Predicate = Callable[[dict], bool]
 class ApiError(Exception):
     """An error answered as Cliniko does: a status and a JSON body with a message."""
 
-    def __init__(self, status: int, message: str, errors: dict[str, str] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.errors = status, message, errors
         self.headers = headers or {}
@@ -141,8 +233,14 @@ def _z(moment: datetime) -> str:
 def _compare(op: str, value: object, wanted: object) -> bool:
     if value is None:
         return False
-    return {"=": value == wanted, "!=": value != wanted, ">": value > wanted,
-            ">=": value >= wanted, "<": value < wanted, "<=": value <= wanted}[op]
+    return {
+        "=": value == wanted,
+        "!=": value != wanted,
+        ">": value > wanted,
+        ">=": value >= wanted,
+        "<": value < wanted,
+        "<=": value <= wanted,
+    }[op]
 
 
 def _as_int(value: object) -> int | None:
@@ -156,16 +254,25 @@ def parse_filter(resource: str, text: str, allowed: dict[str, str]) -> tuple[str
     """`field:OPvalue` -> (field, predicate). Raises ApiError(400) on anything malformed."""
     match = _FILTER.match(text)
     if not match:
-        raise ApiError(400, f"Invalid filter '{text}': expected field:OPERATORvalue",
-                       {"q": "format is [FIELD]:[OPERATOR][VALUE]"})
+        raise ApiError(
+            400,
+            f"Invalid filter '{text}': expected field:OPERATORvalue",
+            {"q": "format is [FIELD]:[OPERATOR][VALUE]"},
+        )
     field, op, raw = match.groups()
     kind = allowed.get(field)
     if kind is None:
-        raise ApiError(400, f"Invalid filter '{text}': {resource} cannot be filtered by '{field}'",
-                       {"q": f"available: {', '.join(sorted(allowed))}"})
+        raise ApiError(
+            400,
+            f"Invalid filter '{text}': {resource} cannot be filtered by '{field}'",
+            {"q": f"available: {', '.join(sorted(allowed))}"},
+        )
     if op not in _OPERATORS[kind]:
-        raise ApiError(400, f"Invalid filter '{text}': operator '{op}' does not apply to "
-                       f"{kind} field '{field}'", {"q": f"operators: {sorted(_OPERATORS[kind])}"})
+        raise ApiError(
+            400,
+            f"Invalid filter '{text}': operator '{op}' does not apply to {kind} field '{field}'",
+            {"q": f"operators: {sorted(_OPERATORS[kind])}"},
+        )
     return field, _predicate(field, kind, op, raw)
 
 
@@ -222,13 +329,22 @@ class _Table:
 def _build_tables(world: World, base_url: str) -> dict[str, _Table]:
     tables = {}
     for name, records in world.resources.items():
-        blobs = [json.dumps(r, separators=(",", ":"), ensure_ascii=False)
-                 .replace(BASE_PLACEHOLDER, base_url).encode() for r in records]
+        blobs = [
+            json.dumps(r, separators=(",", ":"), ensure_ascii=False)
+            .replace(BASE_PLACEHOLDER, base_url)
+            .encode()
+            for r in records
+        ]
         keys = [r.get("id") or field_value(r, "patient_id") for r in records]
-        sortable = frozenset(k for r in records for k, v in r.items()
-                             if v is None or isinstance(v, str | int | float | bool))
-        tables[name] = _Table(name, records, blobs, {str(k): i for i, k in enumerate(keys)},
-                              sortable)
+        sortable = frozenset(
+            k
+            for r in records
+            for k, v in r.items()
+            if v is None or isinstance(v, str | int | float | bool)
+        )
+        tables[name] = _Table(
+            name, records, blobs, {str(k): i for i, k in enumerate(keys)}, sortable
+        )
     return tables
 
 
@@ -246,8 +362,9 @@ def _sort_key(field: str) -> Callable[[dict], tuple]:
 class SlidingWindowLimiter:
     """At most `limit` requests per key in any `window_s` seconds; 0 disables it."""
 
-    def __init__(self, limit: int, window_s: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, limit: int, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.limit, self.window_s, self._clock = limit, window_s, clock
         self._seen: dict[str, collections.deque[float]] = {}
         self._lock = threading.Lock()
@@ -274,8 +391,9 @@ class SandboxServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, world: World, host: str, port: int, api_key: str,
-                 requests_per_minute: int) -> None:
+    def __init__(
+        self, world: World, host: str, port: int, api_key: str, requests_per_minute: int
+    ) -> None:
         super().__init__((host, port), _Handler)
         link_host = "127.0.0.1" if host in ("", "0.0.0.0") else host
         self.origin = f"http://{link_host}:{self.server_address[1]}"
@@ -286,8 +404,9 @@ class SandboxServer(ThreadingHTTPServer):
         self._cache: collections.OrderedDict[tuple, list[int]] = collections.OrderedDict()
         self._cache_lock = threading.Lock()
 
-    def selection(self, table: _Table, filters: tuple[str, ...], sort: str | None,
-                  order: str | None) -> list[int]:
+    def selection(
+        self, table: _Table, filters: tuple[str, ...], sort: str | None, order: str | None
+    ) -> list[int]:
         """Row numbers matching the filters, in the requested order (cached: paging through
         a result re-runs the same query once per page)."""
         key = (table.name, filters, sort, order)
@@ -303,8 +422,9 @@ class SandboxServer(ThreadingHTTPServer):
         return rows
 
 
-def _visibility(resource: str, filters: tuple[str, ...],
-                allowed: dict[str, str]) -> list[Predicate]:
+def _visibility(
+    resource: str, filters: tuple[str, ...], allowed: dict[str, str]
+) -> list[Predicate]:
     predicates, named = [], set()
     for text in filters:
         field, predicate = parse_filter(resource, text, allowed)
@@ -316,8 +436,9 @@ def _visibility(resource: str, filters: tuple[str, ...],
     return predicates
 
 
-def _select(table: _Table, filters: tuple[str, ...], sort: str | None,
-            order: str | None) -> list[int]:
+def _select(
+    table: _Table, filters: tuple[str, ...], sort: str | None, order: str | None
+) -> list[int]:
     predicates = _visibility(table.name, filters, FILTERS[table.name])
     rows = [i for i, r in enumerate(table.records) if all(p(r) for p in predicates)]
     if order not in (None, "asc", "desc"):
@@ -337,8 +458,11 @@ def _sort_fields(table: _Table, sort: str | None, default: str) -> list[tuple[st
         field, _, direction = part.strip().partition(":")
         direction = direction or default
         if field not in table.sortable or direction not in ("asc", "desc"):
-            raise ApiError(400, f"Invalid sort '{part}' for {table.name}",
-                           {"sort": "use a field name, optionally :asc or :desc"})
+            raise ApiError(
+                400,
+                f"Invalid sort '{part}' for {table.name}",
+                {"sort": "use a field name, optionally :asc or :desc"},
+            )
         fields.append((field, direction))
     if not fields and default == "desc":
         fields.append(("id", "desc"))
@@ -371,6 +495,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_PUT = do_PATCH = do_DELETE = do_POST
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # Malformed requests and unknown methods get JSON too, never the stdlib's HTML page.
+        self.close_connection = True
+        body = ApiError(code, message or HTTPStatus(code).phrase).body()
+        self.send_response(code, message)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if getattr(self, "command", None) != "HEAD":
+            self.wfile.write(body)
+
     def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -386,20 +522,27 @@ class _Handler(BaseHTTPRequestHandler):
         self._authenticate()
         agent = self.headers.get("User-Agent") or ""
         if not _EMAIL.search(agent):
-            raise ApiError(400, "Send a User-Agent naming your application and a contact "
-                                "e-mail, e.g. 'Really helpful app (devs@helpfulapp.com)'")
+            raise ApiError(
+                400,
+                "Send a User-Agent naming your application and a contact "
+                "e-mail, e.g. 'Really helpful app (devs@helpfulapp.com)'",
+            )
         limiter = self.server.limiter
         if limiter is None:
             return {}
         allowed, remaining, wait_s = limiter.admit(self.server.api_key)
-        headers = {"X-RateLimit-Limit": str(limiter.limit),
-                   "X-RateLimit-Remaining": str(remaining)}
+        headers = {"X-RateLimit-Limit": str(limiter.limit), "X-RateLimit-Remaining": str(remaining)}
         if not allowed:
             reset = math.ceil(time.time() + wait_s)
-            headers.update({"X-RateLimit-Reset": str(reset),
-                            "Retry-After": str(max(1, math.ceil(wait_s)))})
-            raise ApiError(429, f"Rate limit of {limiter.limit} requests per minute exceeded; "
-                                "retry after X-RateLimit-Reset", headers=headers)
+            headers.update(
+                {"X-RateLimit-Reset": str(reset), "Retry-After": str(max(1, math.ceil(wait_s)))}
+            )
+            raise ApiError(
+                429,
+                f"Rate limit of {limiter.limit} requests per minute exceeded; "
+                "retry after X-RateLimit-Reset",
+                headers=headers,
+            )
         return headers
 
     def _authenticate(self) -> None:
@@ -409,9 +552,11 @@ class _Handler(BaseHTTPRequestHandler):
         except (binascii.Error, UnicodeDecodeError):
             user, sep, password = "", "", ""
         if scheme.lower() != "basic" or not sep or password or user != self.server.api_key:
-            raise ApiError(401, "Unauthorized: send the API key as the Basic auth user name "
-                                "with an empty password",
-                           headers={"WWW-Authenticate": 'Basic realm="Cliniko API"'})
+            raise ApiError(
+                401,
+                "Unauthorized: send the API key as the Basic auth user name with an empty password",
+                headers={"WWW-Authenticate": 'Basic realm="Cliniko API"'},
+            )
 
     # --- routing ------------------------------------------------------------------------------
 
@@ -438,25 +583,32 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(404, f"{table.name} {key} not found")
         return table.blobs[row]
 
-    def _list(self, table: _Table, path: str, query: str,
-              params: list[tuple[str, str]]) -> bytes:
+    def _list(self, table: _Table, path: str, query: str, params: list[tuple[str, str]]) -> bytes:
         page, per_page = _paging(params)
         filters = tuple(v for k, v in params if k == "q[]")
         sort = next((v for k, v in params if k == "sort"), None)
         order = next((v for k, v in params if k == "order"), None)
         rows = self.server.selection(table, filters, sort, order)
         first = (page - 1) * per_page
-        chunk = rows[first:first + per_page]
+        chunk = rows[first : first + per_page]
         links = {"self": self._page_url(path, query, page)}
         if first + per_page < len(rows):
             links["next"] = self._page_url(path, query, page + 1)
         if page > 1:
             links["previous"] = self._page_url(path, query, page - 1)
-        return b"".join((
-            b'{"', table.name.encode(), b'":[', b",".join(table.blobs[i] for i in chunk),
-            b'],"total_entries":', str(len(rows)).encode(),
-            b',"links":', json.dumps(links, separators=(",", ":")).encode(), b"}",
-        ))
+        return b"".join(
+            (
+                b'{"',
+                table.name.encode(),
+                b'":[',
+                b",".join(table.blobs[i] for i in chunk),
+                b'],"total_entries":',
+                str(len(rows)).encode(),
+                b',"links":',
+                json.dumps(links, separators=(",", ":")).encode(),
+                b"}",
+            )
+        )
 
     def _page_url(self, path: str, query: str, page: int) -> str:
         # Keep every parameter as the client sent it (repeated q[] included); swap the page.
@@ -472,15 +624,23 @@ def _paging(params: list[tuple[str, str]]) -> tuple[int, int]:
     except ValueError:
         raise ApiError(400, "page and per_page must be whole numbers") from None
     if not 1 <= per_page <= MAX_PER_PAGE:
-        raise ApiError(400, f"per_page must be between 1 and {MAX_PER_PAGE}",
-                       {"per_page": f"must be between 1 and {MAX_PER_PAGE}"})
+        raise ApiError(
+            400,
+            f"per_page must be between 1 and {MAX_PER_PAGE}",
+            {"per_page": f"must be between 1 and {MAX_PER_PAGE}"},
+        )
     if page < 1:
         raise ApiError(400, "page must be 1 or more", {"page": "must be 1 or more"})
     return page, per_page
 
 
-def make_server(world: World, host: str = "127.0.0.1", port: int = 0,
-                api_key: str = DEFAULT_API_KEY, requests_per_minute: int = 200) -> SandboxServer:
+def make_server(
+    world: World,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    api_key: str = DEFAULT_API_KEY,
+    requests_per_minute: int = 200,
+) -> SandboxServer:
     """Bind (port 0: any free port) and prepare a server; call `serve_forever()` to run it."""
     if requests_per_minute < 0:
         raise ValueError("requests_per_minute must be 0 (no limit) or more")
@@ -488,15 +648,27 @@ def make_server(world: World, host: str = "127.0.0.1", port: int = 0,
 
 
 @contextlib.contextmanager
-def running_sandbox(world: World | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                    api_key: str = DEFAULT_API_KEY, requests_per_minute: int = 200,
-                    seed: int = 7, scale: float = 1.0) -> Iterator[str]:
+def running_sandbox(
+    world: World | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    api_key: str = DEFAULT_API_KEY,
+    requests_per_minute: int = 200,
+    seed: int = 7,
+    scale: float = 1.0,
+) -> Iterator[str]:
     """Serve `world` (else a fresh one from seed and scale) in a thread; yields the base URL,
     e.g. http://127.0.0.1:51234/v1. The server stops when the block ends."""
-    server = make_server(world or build_world(seed=seed, scale=scale), host, port, api_key,
-                         requests_per_minute)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="refnet-sandbox", daemon=True)
+    server = make_server(
+        world or build_world(seed=seed, scale=scale), host, port, api_key, requests_per_minute
+    )
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name="refnet-sandbox",
+        daemon=True,
+    )
     thread.start()
     try:
         yield server.base_url

@@ -42,8 +42,16 @@ from flows.sandbox.people import Identity, IdentityFactory
 
 BASE_PLACEHOLDER = "https://sandbox.invalid/v1"
 RESOURCES = (
-    "businesses", "practitioners", "appointment_types", "contacts", "referral_source_types",
-    "referral_sources", "patients", "patient_cases", "individual_appointments", "patient_forms",
+    "businesses",
+    "practitioners",
+    "appointment_types",
+    "contacts",
+    "referral_source_types",
+    "referral_sources",
+    "patients",
+    "patient_cases",
+    "individual_appointments",
+    "patient_forms",
     "invoices",
 )
 HISTORY_MONTHS = 18
@@ -53,10 +61,15 @@ HEARD_QUESTION = "How did you hear about us?"
 CONSENT_QUESTION = "May we update the person who referred you on your progress?"
 DST_APPOINTMENTS_PER_CHANGE = 3
 _NORMAL = NormalDist()
-_FATES = ("not_contacted", "intake_not_completed", "not_booked", "booked_without_intake",
-          "booked")
-_CANCELLATIONS = ((10, "Feeling Better", 3), (20, "Condition Worse", 1), (30, "Sick", 4),
-                  (40, "Away", 3), (50, "Other", 2), (60, "Work", 3))
+_FATES = ("not_contacted", "intake_not_completed", "not_booked", "booked_without_intake", "booked")
+_CANCELLATIONS = (
+    (10, "Feeling Better", 3),
+    (20, "Condition Worse", 1),
+    (30, "Sick", 4),
+    (40, "Away", 3),
+    (50, "Other", 2),
+    (60, "Work", 3),
+)
 _INVOICE_STATUS = {10: "Open", 20: "Paid", 30: "Closed"}
 
 
@@ -75,25 +88,36 @@ class _Profile:
     max_follow_ups: int
 
 
-_ORDINARY = _Profile((0.04, 0.08, 0.12, 0.04, 0.72), (0.83, 0.07, 0.10), 3.0, 0.9, 4.0,
-                     0.07, 0.09, 0.25, 6)
+_ORDINARY = _Profile(
+    (0.04, 0.08, 0.12, 0.04, 0.72), (0.83, 0.07, 0.10), 3.0, 0.9, 4.0, 0.07, 0.09, 0.25, 6
+)
 PROFILES: dict[str, _Profile] = {
     "ordinary": _ORDINARY,
     "going_quiet": _ORDINARY,
     "new": _ORDINARY,
-    "strong_converter": _Profile((0.01, 0.03, 0.04, 0.02, 0.90), (0.91, 0.03, 0.06), 1.2, 0.8,
-                                 1.0, 0.03, 0.06, 0.08, 8),
-    "slow_booker": _Profile((0.04, 0.08, 0.16, 0.04, 0.68), (0.82, 0.08, 0.10), 20.0, 0.35,
-                            8.0, 0.07, 0.09, 0.25, 6),
-    "high_dna": _Profile((0.04, 0.10, 0.14, 0.04, 0.68), (0.48, 0.42, 0.10), 3.5, 0.9, 4.0,
-                         0.36, 0.10, 0.35, 5),
-    "unknown": _Profile((0.06, 0.12, 0.16, 0.06, 0.60), (0.82, 0.08, 0.10), 4.0, 1.0, 6.0,
-                        0.08, 0.10, 0.30, 6),
+    "strong_converter": _Profile(
+        (0.01, 0.03, 0.04, 0.02, 0.90), (0.91, 0.03, 0.06), 1.2, 0.8, 1.0, 0.03, 0.06, 0.08, 8
+    ),
+    "slow_booker": _Profile(
+        (0.04, 0.08, 0.16, 0.04, 0.68), (0.82, 0.08, 0.10), 20.0, 0.35, 8.0, 0.07, 0.09, 0.25, 6
+    ),
+    "high_dna": _Profile(
+        (0.04, 0.10, 0.14, 0.04, 0.68), (0.48, 0.42, 0.10), 3.5, 0.9, 4.0, 0.36, 0.10, 0.35, 5
+    ),
+    "unknown": _Profile(
+        (0.06, 0.12, 0.16, 0.06, 0.60), (0.82, 0.08, 0.10), 4.0, 1.0, 6.0, 0.08, 0.10, 0.30, 6
+    ),
 }
 # The smallest number of referrals a partner gets at any scale, so that tiny worlds still show
 # every partner and behaviour.
-_MIN_REFERRALS = {"ordinary": 1, "strong_converter": 3, "slow_booker": 4, "high_dna": 5,
-                  "going_quiet": 6, "new": 3}
+_MIN_REFERRALS = {
+    "ordinary": 1,
+    "strong_converter": 3,
+    "slow_booker": 4,
+    "high_dna": 5,
+    "going_quiet": 6,
+    "new": 3,
+}
 
 
 # --- public result ---------------------------------------------------------------------------
@@ -233,16 +257,21 @@ def _largest_remainder(total: int, weights: Sequence[float]) -> list[int]:
 
 def _quota(rng: random.Random, n: int, labels: Sequence[str], shares: Sequence[float]) -> list[str]:
     # Exact proportions then shuffled: small worlds keep each partner's behaviour.
-    out = [label for label, c in zip(labels, _largest_remainder(n, shares), strict=True)
-           for _ in range(c)]
+    out = [
+        label
+        for label, c in zip(labels, _largest_remainder(n, shares), strict=True)
+        for _ in range(c)
+    ]
     rng.shuffle(out)
     return out
 
 
 def _stratified_lognormal(rng: random.Random, n: int, median: float, sigma: float) -> list[float]:
     # One draw per quantile band: the sample median stays near `median` even for n = 3.
-    values = [median * math.exp(sigma * _NORMAL.inv_cdf((i + 0.05 + 0.9 * rng.random()) / n))
-              for i in range(n)]
+    values = [
+        median * math.exp(sigma * _NORMAL.inv_cdf((i + 0.05 + 0.9 * rng.random()) / n))
+        for i in range(n)
+    ]
     rng.shuffle(values)
     return values
 
@@ -255,10 +284,10 @@ def _typo(rng: random.Random, text: str) -> str:
     i = rng.choice(positions)
     op = rng.randrange(3)
     if op == 0:
-        return text[:i] + text[i + 1:]
+        return text[:i] + text[i + 1 :]
     if op == 1:
         return text[:i] + text[i] + text[i:]
-    return text[:i] + text[i + 1] + text[i] + text[i + 2:]
+    return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
 
 
 class _Ids:
@@ -372,9 +401,15 @@ class _Builder:
         for records in self.out.values():
             records.sort(key=lambda r: int(r.get("id") or _link_id(r)))
         return World(
-            seed=self.seed, scale=self.scale, end_date=self.end_date, start_date=self.start_date,
-            as_of=self.as_of, resources=self.out, partners=self._partner_facts(),
-            referrals=self.referral_facts, identities=self.identities,
+            seed=self.seed,
+            scale=self.scale,
+            end_date=self.end_date,
+            start_date=self.start_date,
+            as_of=self.as_of,
+            resources=self.out,
+            partners=self._partner_facts(),
+            referrals=self.referral_facts,
+            identities=self.identities,
         )
 
     # --- time ---------------------------------------------------------------------------
@@ -421,23 +456,38 @@ class _Builder:
     def _appointment_type(self, name: str, minutes: int, colour: str, lead_hours: int) -> str:
         created = self._at("2019-03-04")
         type_id = self.ids.new(created)
-        self.out["appointment_types"].append({
-            "id": type_id, "created_at": iso(created), "updated_at": iso(created),
-            "name": name, "category": "Physiotherapy", "color": colour,
-            "description": None, "duration_in_minutes": minutes, "max_attendees": 1,
-            "show_in_online_bookings": True, "online_bookings_lead_time_hours": lead_hours,
-            "telehealth_enabled": False, "online_payments_enabled": False,
-            "online_payments_mode": None, "deposit_price": None,
-            "add_deposit_to_account_credit": None, "appointment_confirmation_template_ids": None,
-            "appointment_reminder_template_ids": None, "appointment_follow_up_template_ids": None,
-            "archived_at": None,
-            "appointment_type_billable_items": _link(
-                f"appointment_type_billable_items?q%5B%5D=appointment_type_id%3A%3D{type_id}"),
-            "appointment_type_products": _link(
-                f"appointment_type_products?q%5B%5D=appointment_type_id%3A%3D{type_id}"),
-            "practitioners": _link(f"appointment_types/{type_id}/practitioners"),
-            "links": {"self": f"{BASE_PLACEHOLDER}/appointment_types/{type_id}"},
-        })
+        self.out["appointment_types"].append(
+            {
+                "id": type_id,
+                "created_at": iso(created),
+                "updated_at": iso(created),
+                "name": name,
+                "category": "Physiotherapy",
+                "color": colour,
+                "description": None,
+                "duration_in_minutes": minutes,
+                "max_attendees": 1,
+                "show_in_online_bookings": True,
+                "online_bookings_lead_time_hours": lead_hours,
+                "telehealth_enabled": False,
+                "online_payments_enabled": False,
+                "online_payments_mode": None,
+                "deposit_price": None,
+                "add_deposit_to_account_credit": None,
+                "appointment_confirmation_template_ids": None,
+                "appointment_reminder_template_ids": None,
+                "appointment_follow_up_template_ids": None,
+                "archived_at": None,
+                "appointment_type_billable_items": _link(
+                    f"appointment_type_billable_items?q%5B%5D=appointment_type_id%3A%3D{type_id}"
+                ),
+                "appointment_type_products": _link(
+                    f"appointment_type_products?q%5B%5D=appointment_type_id%3A%3D{type_id}"
+                ),
+                "practitioners": _link(f"appointment_types/{type_id}/practitioners"),
+                "links": {"self": f"{BASE_PLACEHOLDER}/appointment_types/{type_id}"},
+            }
+        )
         return type_id
 
     def _add_clinic(self, spec: ClinicSpec) -> None:
@@ -445,25 +495,40 @@ class _Builder:
         business_id = self.ids.new(created)
         tz = ZoneInfo(spec.time_zone_identifier)
         reg_name, reg_value = spec.registration or (None, None)
-        self.out["businesses"].append({
-            "id": business_id, "created_at": iso(created),
-            "updated_at": iso(created + timedelta(days=400)),
-            "business_name": spec.business_name, "display_name": spec.business_name,
-            "label": spec.business_name, "address_1": spec.address_1, "address_2": None,
-            "city": spec.city, "state": spec.state, "post_code": spec.post_code,
-            "country": spec.country, "country_code": spec.country_code,
-            "time_zone": spec.time_zone, "time_zone_identifier": spec.time_zone_identifier,
-            "contact_information": f"Phone: {spec.phone}", "email_reply_to": spec.email_reply_to,
-            "website_address": spec.website_address, "additional_information": None,
-            "additional_invoice_information": None, "business_registration_name": reg_name,
-            "business_registration_value": reg_value, "show_in_online_bookings": True,
-            "appointment_reminders_enabled": True,
-            "appointment_type_ids": list(self.type_ids.values()), "archived_at": None,
-            "deleted_at": None,
-            "appointments": _link(f"businesses/{business_id}/appointments"),
-            "practitioners": _link(f"businesses/{business_id}/practitioners"),
-            "links": {"self": f"{BASE_PLACEHOLDER}/businesses/{business_id}"},
-        })
+        self.out["businesses"].append(
+            {
+                "id": business_id,
+                "created_at": iso(created),
+                "updated_at": iso(created + timedelta(days=400)),
+                "business_name": spec.business_name,
+                "display_name": spec.business_name,
+                "label": spec.business_name,
+                "address_1": spec.address_1,
+                "address_2": None,
+                "city": spec.city,
+                "state": spec.state,
+                "post_code": spec.post_code,
+                "country": spec.country,
+                "country_code": spec.country_code,
+                "time_zone": spec.time_zone,
+                "time_zone_identifier": spec.time_zone_identifier,
+                "contact_information": f"Phone: {spec.phone}",
+                "email_reply_to": spec.email_reply_to,
+                "website_address": spec.website_address,
+                "additional_information": None,
+                "additional_invoice_information": None,
+                "business_registration_name": reg_name,
+                "business_registration_value": reg_value,
+                "show_in_online_bookings": True,
+                "appointment_reminders_enabled": True,
+                "appointment_type_ids": list(self.type_ids.values()),
+                "archived_at": None,
+                "deleted_at": None,
+                "appointments": _link(f"businesses/{business_id}/appointments"),
+                "practitioners": _link(f"businesses/{business_id}/practitioners"),
+                "links": {"self": f"{BASE_PLACEHOLDER}/businesses/{business_id}"},
+            }
+        )
         clinic = _Clinic(spec, business_id, tz, [], self._dst_days(tz))
         for title, first, last, designation in spec.practitioners:
             prac_id = self._practitioner(spec, title, first, last, designation)
@@ -471,33 +536,47 @@ class _Builder:
         self.clinics[spec.key] = clinic
         self.patients[spec.key] = []
 
-    def _practitioner(self, clinic: ClinicSpec, title: str, first: str, last: str,
-                      designation: str) -> str:
+    def _practitioner(
+        self, clinic: ClinicSpec, title: str, first: str, last: str, designation: str
+    ) -> str:
         created = self._at(clinic.opened) + timedelta(days=self.rng.randrange(1, 300))
         prac_id = self.ids.new(created)
         user_id = self.ids.new(created)
-        self.out["practitioners"].append({
-            "id": prac_id, "created_at": iso(created),
-            "updated_at": iso(created + timedelta(days=self.rng.randrange(1, 200))),
-            "title": title, "first_name": first, "last_name": last,
-            "display_name": f"{first} {last}", "label": f"{first} {last}",
-            "designation": designation, "description": None, "active": True,
-            "show_in_online_bookings": True,
-            "appointment_types": _link(f"practitioners/{prac_id}/appointment_types"),
-            "appointments": _link(f"practitioners/{prac_id}/appointments"),
-            "default_appointment_type": _link(
-                f"appointment_types/{self.type_ids['Initial Assessment']}"),
-            "invoices": _link(f"practitioners/{prac_id}/invoices"),
-            "practitioner_reference_numbers": _link(
-                f"practitioners/{prac_id}/practitioner_reference_numbers"),
-            "user": _link(f"users/{user_id}"),
-            "links": {"self": f"{BASE_PLACEHOLDER}/practitioners/{prac_id}"},
-        })
+        self.out["practitioners"].append(
+            {
+                "id": prac_id,
+                "created_at": iso(created),
+                "updated_at": iso(created + timedelta(days=self.rng.randrange(1, 200))),
+                "title": title,
+                "first_name": first,
+                "last_name": last,
+                "display_name": f"{first} {last}",
+                "label": f"{first} {last}",
+                "designation": designation,
+                "description": None,
+                "active": True,
+                "show_in_online_bookings": True,
+                "appointment_types": _link(f"practitioners/{prac_id}/appointment_types"),
+                "appointments": _link(f"practitioners/{prac_id}/appointments"),
+                "default_appointment_type": _link(
+                    f"appointment_types/{self.type_ids['Initial Assessment']}"
+                ),
+                "invoices": _link(f"practitioners/{prac_id}/invoices"),
+                "practitioner_reference_numbers": _link(
+                    f"practitioners/{prac_id}/practitioner_reference_numbers"
+                ),
+                "user": _link(f"users/{user_id}"),
+                "links": {"self": f"{BASE_PLACEHOLDER}/practitioners/{prac_id}"},
+            }
+        )
         return prac_id
 
     def _subcategories(self, type_name: str) -> list[str] | None:
-        subs = [p.subcategory for p in PARTNERS
-                if p.source_type == type_name and p.subcategory is not None]
+        subs = [
+            p.subcategory
+            for p in PARTNERS
+            if p.source_type == type_name and p.subcategory is not None
+        ]
         return subs or None
 
     def _add_source_type(self, source: SourceTypeSpec) -> None:
@@ -505,18 +584,22 @@ class _Builder:
         type_id = self.ids.new(created)
         # A type changes when the clinic adds a subcategory for a new partner.
         added = [self.partner_starts[p.id] for p in PARTNERS if p.source_type == source.name]
-        updated = max([created, *(datetime(d.year, d.month, d.day, 10, tzinfo=UTC)
-                                  for d in added)])
+        updated = max([created, *(datetime(d.year, d.month, d.day, 10, tzinfo=UTC) for d in added)])
         archived = self._at(source.archived) if source.archived else None
         referrers = {"Contact": _link("contacts"), "Patient": _link("patients")}
-        self.out["referral_source_types"].append({
-            "id": type_id, "created_at": iso(created), "updated_at": iso(archived or updated),
-            "name": source.name, "referrer_type": source.referrer_type,
-            "referrers": referrers.get(source.referrer_type or ""),
-            "subcategories": self._subcategories(source.name),
-            "archived_at": iso(archived) if archived else None,
-            "links": {"self": f"{BASE_PLACEHOLDER}/referral_source_types/{type_id}"},
-        })
+        self.out["referral_source_types"].append(
+            {
+                "id": type_id,
+                "created_at": iso(created),
+                "updated_at": iso(archived or updated),
+                "name": source.name,
+                "referrer_type": source.referrer_type,
+                "referrers": referrers.get(source.referrer_type or ""),
+                "subcategories": self._subcategories(source.name),
+                "archived_at": iso(archived) if archived else None,
+                "links": {"self": f"{BASE_PLACEHOLDER}/referral_source_types/{type_id}"},
+            }
+        )
         self.source_type_ids[source.name] = type_id
 
     def _partner_start(self, partner: PartnerSpec) -> date:
@@ -525,8 +608,9 @@ class _Builder:
         # Relationships mostly predate the 18 months of history.
         return self.start_date - timedelta(days=self.rng.randrange(30, 1500))
 
-    def _add_contact(self, partner: PartnerSpec | None, contact: ContactSpec,
-                     clinic_key: str | None = None) -> None:
+    def _add_contact(
+        self, partner: PartnerSpec | None, contact: ContactSpec, clinic_key: str | None = None
+    ) -> None:
         start = self.partner_starts[partner.id] if partner else date(2021, 9, 1)
         created = datetime(start.year, start.month, start.day, 11, 0, tzinfo=UTC)
         contact_id = self.ids.new(created)
@@ -534,28 +618,48 @@ class _Builder:
         clinic = self.clinics[clinic_key].spec
         archived = None
         if contact.leaves_days_before_end is not None:
-            archived = self._at((self.end_date - timedelta(
-                days=contact.leaves_days_before_end)).isoformat(), hour=16)
+            archived = self._at(
+                (self.end_date - timedelta(days=contact.leaves_days_before_end)).isoformat(),
+                hour=16,
+            )
         updated = archived or self._clamp(created + timedelta(days=self.rng.randrange(1, 900)))
-        phone = (f"0113 496 0{self.rng.randrange(200, 1000):03d}" if clinic.country_code == "GB"
-                 else f"02 7010 {self.rng.randrange(200, 10000):04d}")
+        phone = (
+            f"0113 496 0{self.rng.randrange(200, 1000):03d}"
+            if clinic.country_code == "GB"
+            else f"02 7010 {self.rng.randrange(200, 10000):04d}"
+        )
         company_slug = "".join(ch for ch in contact.company_name.lower() if ch.isalnum())
-        self.out["contacts"].append({
-            "id": contact_id, "created_at": iso(created), "updated_at": iso(updated),
-            "title": contact.title or None, "first_name": contact.first_name or None,
-            "last_name": contact.last_name or None, "preferred_name": None,
-            "company_name": contact.company_name, "occupation": contact.occupation or None,
-            "type": contact.type,
-            "type_code": {"Standard": 0, "Doctor": 1, "3rd Party Payer": 2}[contact.type],
-            "doctor_type": contact.doctor_type, "provider_number": None,
-            "email": f"referrals@{company_slug}.example",
-            "phone_numbers": [{"number": phone, "phone_type": "Work"}],
-            "address_1": None, "address_2": None, "address_3": None,
-            "city": CONTACT_CITY[clinic_key], "state": clinic.state, "post_code": None,
-            "country": clinic.country, "country_code": clinic.country_code, "notes": None,
-            "archived_at": iso(archived) if archived else None, "deleted_at": None,
-            "links": {"self": f"{BASE_PLACEHOLDER}/contacts/{contact_id}"},
-        })
+        self.out["contacts"].append(
+            {
+                "id": contact_id,
+                "created_at": iso(created),
+                "updated_at": iso(updated),
+                "title": contact.title or None,
+                "first_name": contact.first_name or None,
+                "last_name": contact.last_name or None,
+                "preferred_name": None,
+                "company_name": contact.company_name,
+                "occupation": contact.occupation or None,
+                "type": contact.type,
+                "type_code": {"Standard": 0, "Doctor": 1, "3rd Party Payer": 2}[contact.type],
+                "doctor_type": contact.doctor_type,
+                "provider_number": None,
+                "email": f"referrals@{company_slug}.example",
+                "phone_numbers": [{"number": phone, "phone_type": "Work"}],
+                "address_1": None,
+                "address_2": None,
+                "address_3": None,
+                "city": CONTACT_CITY[clinic_key],
+                "state": clinic.state,
+                "post_code": None,
+                "country": clinic.country,
+                "country_code": clinic.country_code,
+                "notes": None,
+                "archived_at": iso(archived) if archived else None,
+                "deleted_at": None,
+                "links": {"self": f"{BASE_PLACEHOLDER}/contacts/{contact_id}"},
+            }
+        )
         if partner:
             self.contact_ids[(partner.id, contact.last_name)] = contact_id
 
@@ -576,20 +680,28 @@ class _Builder:
         moments = self._received_moments(partner, n)
         fates = _quota(self.rng, n, _FATES, profile.fates)
         booked = sum(f.startswith("booked") for f in fates)
-        outcomes = iter(_quota(self.rng, booked, ("attended", "dna", "cancelled"),
-                               profile.first_outcome))
-        days = iter(_stratified_lognormal(self.rng, booked, profile.book_median_days,
-                                          profile.book_sigma))
+        outcomes = iter(
+            _quota(self.rng, booked, ("attended", "dna", "cancelled"), profile.first_outcome)
+        )
+        days = iter(
+            _stratified_lognormal(self.rng, booked, profile.book_median_days, profile.book_sigma)
+        )
         plans = []
         for i, ((clinic, received), fate) in enumerate(zip(moments, fates, strict=True)):
             is_booked = fate.startswith("booked")
-            plans.append(_Plan(
-                partner=partner, profile=profile, clinic=clinic, received=received,
-                contact=self._referring_contact(partner, received), fate=fate,
-                first_outcome=next(outcomes) if is_booked else None,
-                days_to_book=next(days) if is_booked else None,
-                force_signal=partner is not None and i == 0,
-            ))
+            plans.append(
+                _Plan(
+                    partner=partner,
+                    profile=profile,
+                    clinic=clinic,
+                    received=received,
+                    contact=self._referring_contact(partner, received),
+                    fate=fate,
+                    first_outcome=next(outcomes) if is_booked else None,
+                    days_to_book=next(days) if is_booked else None,
+                    force_signal=partner is not None and i == 0,
+                )
+            )
         return plans
 
     def _received_moments(
@@ -603,8 +715,10 @@ class _Builder:
         elif behaviour == "going_quiet":
             quiet_from = self.end_date - timedelta(days=122)
             tail = round(n * 0.025)
-            windows = [(self.start_date, quiet_from - timedelta(days=1), n - tail),
-                       (quiet_from, self.end_date, tail)]
+            windows = [
+                (self.start_date, quiet_from - timedelta(days=1), n - tail),
+                (quiet_from, self.end_date, tail),
+            ]
         professional = bool(partner and partner.contacts)
         moments = []
         for lo, hi, count in windows:
@@ -636,8 +750,12 @@ class _Builder:
     def _referring_contact(self, partner: PartnerSpec | None, when: datetime) -> ContactSpec | None:
         if partner is None or not partner.contacts:
             return None
-        active = [c for c in partner.contacts if c.leaves_days_before_end is None
-                  or when.date() < self.end_date - timedelta(days=c.leaves_days_before_end)]
+        active = [
+            c
+            for c in partner.contacts
+            if c.leaves_days_before_end is None
+            or when.date() < self.end_date - timedelta(days=c.leaves_days_before_end)
+        ]
         active = active or list(partner.contacts)
         return self.rng.choices(active, weights=[c.share for c in active])[0]
 
@@ -655,12 +773,20 @@ class _Builder:
         self._close_case(case, episode)
         patient.last_received = plan.received
         patient.last_activity = max(patient.last_activity, episode.last_end or plan.received)
-        self.referral_facts.append(ReferralFact(
-            case_id=case["id"], patient_id=patient.record["id"], clinic=plan.clinic.key,
-            partner_id=plan.partner.id if plan.partner else None, received_at=iso(plan.received),
-            fate=plan.fate, has_case_contact=has_contact, has_referral_source=has_source,
-            heard_about_answer=answer, returning_patient=returning,
-        ))
+        self.referral_facts.append(
+            ReferralFact(
+                case_id=case["id"],
+                patient_id=patient.record["id"],
+                clinic=plan.clinic.key,
+                partner_id=plan.partner.id if plan.partner else None,
+                received_at=iso(plan.received),
+                fate=plan.fate,
+                has_case_contact=has_contact,
+                has_referral_source=has_source,
+                heard_about_answer=answer,
+                returning_patient=returning,
+            )
+        )
 
     def _returning_patient(self, plan: _Plan) -> _Patient | None:
         # Only for ordinary partners: a returning patient's referral source still names the
@@ -677,25 +803,58 @@ class _Builder:
         created = plan.received - timedelta(minutes=self.rng.randrange(1, 20))
         patient_id = self.ids.new(created)
         record = {
-            "id": patient_id, "created_at": iso(created), "updated_at": iso(created),
-            "title": None, "first_name": ident.first_name, "last_name": ident.last_name,
-            "preferred_first_name": None, "date_of_birth": ident.date_of_birth,
-            "sex": ident.sex, "gender": None, "gender_identity": None, "pronouns": None,
+            "id": patient_id,
+            "created_at": iso(created),
+            "updated_at": iso(created),
+            "title": None,
+            "first_name": ident.first_name,
+            "last_name": ident.last_name,
+            "preferred_first_name": None,
+            "date_of_birth": ident.date_of_birth,
+            "sex": ident.sex,
+            "gender": None,
+            "gender_identity": None,
+            "pronouns": None,
             "email": ident.email,
-            "patient_phone_numbers": [{"number": ident.phone, "phone_type": ident.phone_type,
-                                       "normalized_number": ident.phone_normalized}],
-            "address_1": ident.address_1, "address_2": None, "address_3": None,
-            "city": ident.city, "state": ident.state, "post_code": ident.post_code,
-            "country": ident.country, "country_code": ident.country_code, "time_zone": None,
-            "occupation": ident.occupation, "emergency_contact": None, "notes": None,
-            "appointment_notes": None, "medicare": None, "medicare_reference_number": None,
-            "dva_card_number": None, "old_reference_id": None, "referral_source": None,
-            "reminder_type": "SMS", "receives_confirmation_emails": True,
-            "receives_cancellation_emails": True, "accepted_privacy_policy": True,
+            "patient_phone_numbers": [
+                {
+                    "number": ident.phone,
+                    "phone_type": ident.phone_type,
+                    "normalized_number": ident.phone_normalized,
+                }
+            ],
+            "address_1": ident.address_1,
+            "address_2": None,
+            "address_3": None,
+            "city": ident.city,
+            "state": ident.state,
+            "post_code": ident.post_code,
+            "country": ident.country,
+            "country_code": ident.country_code,
+            "time_zone": None,
+            "occupation": ident.occupation,
+            "emergency_contact": None,
+            "notes": None,
+            "appointment_notes": None,
+            "medicare": None,
+            "medicare_reference_number": None,
+            "dva_card_number": None,
+            "old_reference_id": None,
+            "referral_source": None,
+            "reminder_type": "SMS",
+            "receives_confirmation_emails": True,
+            "receives_cancellation_emails": True,
+            "accepted_privacy_policy": True,
             "accepted_email_marketing": self.rng.random() < 0.3,
-            "accepted_sms_marketing": False, "invoice_default_to": None, "invoice_email": None,
-            "invoice_extra_information": None, "label": None, "custom_fields": None,
-            "archived_at": None, "deleted_at": None, "merged_at": None,
+            "accepted_sms_marketing": False,
+            "invoice_default_to": None,
+            "invoice_email": None,
+            "invoice_extra_information": None,
+            "label": None,
+            "custom_fields": None,
+            "archived_at": None,
+            "deleted_at": None,
+            "merged_at": None,
             "appointments": _link(f"patients/{patient_id}/appointments"),
             "attendees": _link(f"patients/{patient_id}/attendees"),
             "invoices": _link(f"patients/{patient_id}/invoices"),
@@ -724,16 +883,28 @@ class _Builder:
         ident = patient.identity
         notes = None
         if named:  # free text with identities in it: the pipeline must drop it
-            notes = (f"Referral letter for {ident.full_name} (DOB {ident.date_of_birth}): "
-                     f"{self.rng.choice(COMPLAINTS).lower()}.")
+            notes = (
+                f"Referral letter for {ident.full_name} (DOB {ident.date_of_birth}): "
+                f"{self.rng.choice(COMPLAINTS).lower()}."
+            )
         case = {
-            "id": case_id, "created_at": iso(plan.received), "updated_at": iso(plan.received),
-            "name": self.rng.choice(CASE_NAMES), "notes": notes,
+            "id": case_id,
+            "created_at": iso(plan.received),
+            "updated_at": iso(plan.received),
+            "name": self.rng.choice(CASE_NAMES),
+            "notes": notes,
             "issue_date": plan.received.astimezone(plan.clinic.tz).date().isoformat(),
-            "expiry_date": None, "referral": referral, "referral_type": None,
-            "max_sessions": None, "max_invoiceable_amount": None, "closed": False,
-            "closed_at": None, "archived_at": None, "include_cancelled_attendees": None,
-            "include_dna_attendees": None, "attendee_ids": [],
+            "expiry_date": None,
+            "referral": referral,
+            "referral_type": None,
+            "max_sessions": None,
+            "max_invoiceable_amount": None,
+            "closed": False,
+            "closed_at": None,
+            "archived_at": None,
+            "include_cancelled_attendees": None,
+            "include_dna_attendees": None,
+            "attendee_ids": [],
             "patient": _link(f"patients/{patient.record['id']}"),
             "attendees": _link(f"patient_cases/{case_id}/attendees"),
             "bookings": _link(f"patient_cases/{case_id}/bookings"),
@@ -768,19 +939,28 @@ class _Builder:
         created = datetime.fromisoformat(patient.record["created_at"]) + timedelta(minutes=1)
         referrer_type = {"Doctor": "Contact", "Patient": "Patient"}.get(type_name)
         pid, type_id = patient.record["id"], self.source_type_ids[type_name]
-        self.out["referral_sources"].append({
-            "created_at": iso(created), "updated_at": iso(created), "archived_at": None,
-            "referrer_type": referrer_type, "subcategory": subcategory, "notes": notes,
-            "referrer": _link(referrer) if referrer else None,
-            "patient": _link(f"patients/{pid}"),
-            "referral_source_type": _link(f"referral_source_types/{type_id}"),
-            "links": {"self": f"{BASE_PLACEHOLDER}/patients/{pid}/referral_source"},
-        })
+        self.out["referral_sources"].append(
+            {
+                "created_at": iso(created),
+                "updated_at": iso(created),
+                "archived_at": None,
+                "referrer_type": referrer_type,
+                "subcategory": subcategory,
+                "notes": notes,
+                "referrer": _link(referrer) if referrer else None,
+                "patient": _link(f"patients/{pid}"),
+                "referral_source_type": _link(f"referral_source_types/{type_id}"),
+                "links": {"self": f"{BASE_PLACEHOLDER}/patients/{pid}/referral_source"},
+            }
+        )
         return partner is not None and (subcategory is not None or not partner.subcategory)
 
     def _referring_patient(self, plan: _Plan, patient: _Patient) -> str | None:
-        earlier = [p for p in self.patients[plan.clinic.key]
-                   if p is not patient and p.last_received < plan.received]
+        earlier = [
+            p
+            for p in self.patients[plan.clinic.key]
+            if p is not patient and p.last_received < plan.received
+        ]
         return f"patients/{self.rng.choice(earlier).record['id']}" if earlier else None
 
     # --- intake -------------------------------------------------------------------------
@@ -827,21 +1007,36 @@ class _Builder:
             return answer.lower() if rng.random() < 0.25 else answer
         return rng.choice(UNMATCHED_ANSWERS) if roll < 0.75 else None
 
-    def _form(self, plan: _Plan, patient: _Patient, sent: datetime, completed: datetime | None,
-              answer: str | None, archived: datetime | None = None) -> None:
+    def _form(
+        self,
+        plan: _Plan,
+        patient: _Patient,
+        sent: datetime,
+        completed: datetime | None,
+        answer: str | None,
+        archived: datetime | None = None,
+    ) -> None:
         form_id = self.ids.new(sent)
         updated = archived or completed or sent
-        self.out["patient_forms"].append({
-            "id": form_id, "created_at": iso(sent), "updated_at": iso(updated),
-            "name": INTAKE_FORM_NAME, "completed_at": iso(completed) if completed else None,
-            "edited_at": None, "archived_at": iso(archived) if archived else None,
-            "email_to_patient_on_completion": False, "restricted_to_practitioner": False,
-            "signatures": None, "url": None,
-            "content": self._form_content(patient.identity, completed is not None, answer),
-            "business": _link(f"businesses/{plan.clinic.business_id}"),
-            "patient": _link(f"patients/{patient.record['id']}"),
-            "links": {"self": f"{BASE_PLACEHOLDER}/patient_forms/{form_id}"},
-        })
+        self.out["patient_forms"].append(
+            {
+                "id": form_id,
+                "created_at": iso(sent),
+                "updated_at": iso(updated),
+                "name": INTAKE_FORM_NAME,
+                "completed_at": iso(completed) if completed else None,
+                "edited_at": None,
+                "archived_at": iso(archived) if archived else None,
+                "email_to_patient_on_completion": False,
+                "restricted_to_practitioner": False,
+                "signatures": None,
+                "url": None,
+                "content": self._form_content(patient.identity, completed is not None, answer),
+                "business": _link(f"businesses/{plan.clinic.business_id}"),
+                "patient": _link(f"patients/{patient.record['id']}"),
+                "links": {"self": f"{BASE_PLACEHOLDER}/patient_forms/{form_id}"},
+            }
+        )
 
     def _form_content(self, ident: Identity, completed: bool, answer: str | None) -> dict:
         rng = self.rng
@@ -854,29 +1049,57 @@ class _Builder:
 
         def radio(name: str, options: Sequence[str]) -> dict:
             picked = rng.choice(options) if completed else None
-            return {"name": name, "type": "radiobuttons", "required": False,
-                    "answers": [{"value": o, "selected": o == picked} for o in options],
-                    "other": {"enabled": False, "selected": False, "value": ""}}
+            return {
+                "name": name,
+                "type": "radiobuttons",
+                "required": False,
+                "answers": [{"value": o, "selected": o == picked} for o in options],
+                "other": {"enabled": False, "selected": False, "value": ""},
+            }
 
-        return {"sections": [
-            {"name": "Your details", "description": None, "questions": [
-                text("Full name", ident.full_name, required=True),
-                text("Date of birth", ident.date_of_birth, "date", required=True),
-                text("Mobile number", ident.phone),
-                text("Email address", ident.email),
-            ]},
-            {"name": "Your problem", "description": None, "questions": [
-                text("What would you like help with?", rng.choice(COMPLAINTS), "paragraph",
-                     required=True),
-                radio("How long have you had it?",
-                      ("Less than 2 weeks", "2 to 6 weeks", "6 weeks to 3 months",
-                       "More than 3 months")),
-            ]},
-            {"name": "About your referral", "description": None, "questions": [
-                text(HEARD_QUESTION, answer),
-                radio(CONSENT_QUESTION, ("Yes", "No")),
-            ]},
-        ]}
+        return {
+            "sections": [
+                {
+                    "name": "Your details",
+                    "description": None,
+                    "questions": [
+                        text("Full name", ident.full_name, required=True),
+                        text("Date of birth", ident.date_of_birth, "date", required=True),
+                        text("Mobile number", ident.phone),
+                        text("Email address", ident.email),
+                    ],
+                },
+                {
+                    "name": "Your problem",
+                    "description": None,
+                    "questions": [
+                        text(
+                            "What would you like help with?",
+                            rng.choice(COMPLAINTS),
+                            "paragraph",
+                            required=True,
+                        ),
+                        radio(
+                            "How long have you had it?",
+                            (
+                                "Less than 2 weeks",
+                                "2 to 6 weeks",
+                                "6 weeks to 3 months",
+                                "More than 3 months",
+                            ),
+                        ),
+                    ],
+                },
+                {
+                    "name": "About your referral",
+                    "description": None,
+                    "questions": [
+                        text(HEARD_QUESTION, answer),
+                        radio(CONSENT_QUESTION, ("Yes", "No")),
+                    ],
+                },
+            ]
+        }
 
     # --- appointments -------------------------------------------------------------------
 
@@ -892,15 +1115,19 @@ class _Builder:
         for _ in range(20):  # guard: an episode never has more appointments than this
             if booked_at > self.as_of:
                 break
-            lead = (timedelta(hours=rng.uniform(2, 120)) if kind == "Initial Assessment"
-                    else timedelta(days=rng.uniform(4, 14)))
+            lead = (
+                timedelta(hours=rng.uniform(2, 120))
+                if kind == "Initial Assessment"
+                else timedelta(days=rng.uniform(4, 14))
+            )
             start = self._find_slot(plan.clinic, practitioner, booked_at + lead, kind)
             if start is None:
                 break
             outcome = planned or self._later_outcome(profile)
             planned = None
-            status, end, cancelled = self._appointment(plan, patient, case_id, kind, practitioner,
-                                                       booked_at, start, outcome)
+            status, end, cancelled = self._appointment(
+                plan, patient, case_id, kind, practitioner, booked_at, start, outcome
+            )
             episode.last_end, episode.last_status = end, status
             if status == "booked":
                 break
@@ -916,31 +1143,39 @@ class _Builder:
                 continue
             if kind == "Initial Assessment":
                 kind = "Follow-up"
-                follow_ups_left = (0 if rng.random() < profile.no_follow_up
-                                   else rng.randint(1, profile.max_follow_ups))
+                follow_ups_left = (
+                    0
+                    if rng.random() < profile.no_follow_up
+                    else rng.randint(1, profile.max_follow_ups)
+                )
             else:
                 follow_ups_left -= 1
             if follow_ups_left <= 0:
                 break
             booked_at = end + timedelta(minutes=rng.uniform(1, 10))  # booked at the desk
-            if rng.random() < 0.85:
-                continue
-            practitioner = rng.choice(plan.clinic.practitioner_ids)
+            if rng.random() >= 0.85:  # now and then with a colleague
+                practitioner = rng.choice(plan.clinic.practitioner_ids)
         return episode
 
     def _later_outcome(self, profile: _Profile) -> str:
         roll = self.rng.random()
-        return "dna" if roll < profile.dna else "cancelled" if roll < profile.dna + profile.cancel \
-            else "attended"
+        if roll < profile.dna:
+            return "dna"
+        return "cancelled" if roll < profile.dna + profile.cancel else "attended"
 
-    def _find_slot(self, clinic: _Clinic, practitioner: str, earliest: datetime,
-                   kind: str) -> datetime | None:
+    def _find_slot(
+        self, clinic: _Clinic, practitioner: str, earliest: datetime, kind: str
+    ) -> datetime | None:
         minutes = 45 if kind == "Initial Assessment" else 30
         first_day = earliest.astimezone(clinic.tz).date()
         days = (first_day + timedelta(days=n) for n in range(42))
         # A few appointments sit on each clock-change day, to test time-zone handling.
-        dst = [d for d in clinic.dst_days if first_day <= d <= first_day + timedelta(days=7)
-               and clinic.dst_booked.get(d, 0) < DST_APPOINTMENTS_PER_CHANGE]
+        dst = [
+            d
+            for d in clinic.dst_days
+            if first_day <= d <= first_day + timedelta(days=7)
+            and clinic.dst_booked.get(d, 0) < DST_APPOINTMENTS_PER_CHANGE
+        ]
         for day in itertools.chain(dst, days):
             hours = next((h for h in clinic.spec.hours if h[0] == day.weekday()), None)
             if hours is None or (day.weekday() == 6 and day not in dst and self.rng.random() < 0.8):
@@ -955,28 +1190,40 @@ class _Builder:
                     return start
         return None
 
-    def _appointment(self, plan: _Plan, patient: _Patient, case_id: str, kind: str,
-                     practitioner: str, booked_at: datetime, start: datetime,
-                     outcome: str) -> tuple[str, datetime, datetime | None]:
+    def _appointment(
+        self,
+        plan: _Plan,
+        patient: _Patient,
+        case_id: str,
+        kind: str,
+        practitioner: str,
+        booked_at: datetime,
+        start: datetime,
+        outcome: str,
+    ) -> tuple[str, datetime, datetime | None]:
         """Add one appointment; returns its status as of the world's end, its end, and when it
         was cancelled."""
         rng = self.rng
         end = start + timedelta(minutes=45 if kind == "Initial Assessment" else 30)
         status, cancelled, marked = self._resolve(outcome, booked_at, start, end)
         appt_id = self.ids.new(booked_at)
-        record = self._appointment_record(plan, patient, case_id, kind, practitioner, appt_id,
-                                          booked_at, start, end)
+        record = self._appointment_record(
+            plan, patient, case_id, kind, practitioner, appt_id, booked_at, start, end
+        )
         reminder = start - timedelta(days=1)
         record["sms_reminder_sent"] = booked_at < reminder <= self.as_of
         updated = reminder if record["sms_reminder_sent"] else booked_at
         invoiced = False
         if status == "cancelled":
-            code, description, _ = rng.choices(_CANCELLATIONS,
-                                               weights=[c[2] for c in _CANCELLATIONS])[0]
-            record.update(cancelled_at=iso(cancelled), cancellation_reason=code,
-                          cancellation_reason_description=description,
-                          cancellation_note=rng.choice((None, None, "Rang to cancel",
-                                                        "Cancelled online")))
+            code, description, _ = rng.choices(
+                _CANCELLATIONS, weights=[c[2] for c in _CANCELLATIONS]
+            )[0]
+            record.update(
+                cancelled_at=iso(cancelled),
+                cancellation_reason=code,
+                cancellation_reason_description=description,
+                cancellation_note=rng.choice((None, None, "Rang to cancel", "Cancelled online")),
+            )
             updated = cancelled
         elif status == "dna":
             record["did_not_arrive"] = True
@@ -995,8 +1242,9 @@ class _Builder:
             self._archived_duplicate(record, booked_at)
         return status, end, cancelled
 
-    def _resolve(self, outcome: str, booked_at: datetime, start: datetime,
-                 end: datetime) -> tuple[str, datetime | None, datetime | None]:
+    def _resolve(
+        self, outcome: str, booked_at: datetime, start: datetime, end: datetime
+    ) -> tuple[str, datetime | None, datetime | None]:
         """The appointment's state at the end of the world: (status, cancelled_at, marked_at)."""
         rng = self.rng
         if outcome == "cancelled":
@@ -1016,20 +1264,43 @@ class _Builder:
             return "booked", None, None
         return outcome, None, marked
 
-    def _appointment_record(self, plan: _Plan, patient: _Patient, case_id: str, kind: str,
-                            practitioner: str, appt_id: str, booked_at: datetime,
-                            start: datetime, end: datetime) -> dict:
+    def _appointment_record(
+        self,
+        plan: _Plan,
+        patient: _Patient,
+        case_id: str,
+        kind: str,
+        practitioner: str,
+        appt_id: str,
+        booked_at: datetime,
+        start: datetime,
+        end: datetime,
+    ) -> dict:
         return {
-            "id": appt_id, "created_at": iso(booked_at), "updated_at": iso(booked_at),
-            "starts_at": iso(start), "ends_at": iso(end),
+            "id": appt_id,
+            "created_at": iso(booked_at),
+            "updated_at": iso(booked_at),
+            "starts_at": iso(start),
+            "ends_at": iso(end),
             "patient_name": patient.identity.full_name,
-            "cancelled_at": None, "cancellation_reason": None,
-            "cancellation_reason_description": None, "cancellation_note": None,
-            "did_not_arrive": False, "patient_arrived": False, "archived_at": None,
-            "deleted_at": None, "notes": None, "booking_ip_address": None,
-            "email_reminder_sent": False, "sms_reminder_sent": False, "invoice_status": None,
-            "online_booking_policy_accepted": None, "repeat_rule": None, "repeats": None,
-            "has_patient_appointment_notes": False, "telehealth_url": None,
+            "cancelled_at": None,
+            "cancellation_reason": None,
+            "cancellation_reason_description": None,
+            "cancellation_note": None,
+            "did_not_arrive": False,
+            "patient_arrived": False,
+            "archived_at": None,
+            "deleted_at": None,
+            "notes": None,
+            "booking_ip_address": None,
+            "email_reminder_sent": False,
+            "sms_reminder_sent": False,
+            "invoice_status": None,
+            "online_booking_policy_accepted": None,
+            "repeat_rule": None,
+            "repeats": None,
+            "has_patient_appointment_notes": False,
+            "telehealth_url": None,
             "treatment_note_status": None,
             "appointment_type": _link(f"appointment_types/{self.type_ids[kind]}"),
             "business": _link(f"businesses/{plan.clinic.business_id}"),
@@ -1050,10 +1321,17 @@ class _Builder:
         copy_id = self.ids.new(created)
         copy = json.loads(json.dumps(original))
         copy.update(
-            id=copy_id, created_at=iso(created), updated_at=iso(archived),
-            archived_at=iso(archived), cancelled_at=None, cancellation_reason=None,
-            cancellation_reason_description=None, cancellation_note=None,
-            did_not_arrive=False, patient_arrived=False, sms_reminder_sent=False,
+            id=copy_id,
+            created_at=iso(created),
+            updated_at=iso(archived),
+            archived_at=iso(archived),
+            cancelled_at=None,
+            cancellation_reason=None,
+            cancellation_reason_description=None,
+            cancellation_note=None,
+            did_not_arrive=False,
+            patient_arrived=False,
+            sms_reminder_sent=False,
             attendees=_link(f"individual_appointments/{copy_id}/attendees"),
             conflicts=_link(f"individual_appointments/{copy_id}/conflicts"),
             links={"self": f"{BASE_PLACEHOLDER}/individual_appointments/{copy_id}"},
@@ -1062,8 +1340,16 @@ class _Builder:
 
     # --- invoices -----------------------------------------------------------------------
 
-    def _invoice(self, plan: _Plan, patient: _Patient, appt_id: str, practitioner: str,
-                 kind: str, start: datetime, end: datetime) -> None:
+    def _invoice(
+        self,
+        plan: _Plan,
+        patient: _Patient,
+        appt_id: str,
+        practitioner: str,
+        kind: str,
+        start: datetime,
+        end: datetime,
+    ) -> None:
         rng = self.rng
         created = end + timedelta(minutes=rng.uniform(2, 120))
         if created > self.as_of:
@@ -1071,14 +1357,23 @@ class _Builder:
         if rng.random() < 0.01:  # issued wrongly, deleted, issued again
             deleted = created + timedelta(hours=rng.uniform(1, 48))
             if deleted + timedelta(minutes=10) <= self.as_of:
-                self._invoice_record(plan, patient, appt_id, practitioner, kind, start, created,
-                                     deleted=deleted)
+                self._invoice_record(
+                    plan, patient, appt_id, practitioner, kind, start, created, deleted=deleted
+                )
                 created = deleted + timedelta(minutes=rng.uniform(1, 10))
         self._invoice_record(plan, patient, appt_id, practitioner, kind, start, created)
 
-    def _invoice_record(self, plan: _Plan, patient: _Patient, appt_id: str, practitioner: str,
-                        kind: str, start: datetime, created: datetime,
-                        deleted: datetime | None = None) -> None:
+    def _invoice_record(
+        self,
+        plan: _Plan,
+        patient: _Patient,
+        appt_id: str,
+        practitioner: str,
+        kind: str,
+        start: datetime,
+        created: datetime,
+        deleted: datetime | None = None,
+    ) -> None:
         rng = self.rng
         status, updated, closed = 10, created, None
         paid = created + timedelta(days=rng.expovariate(1 / 2.0))
@@ -1093,26 +1388,39 @@ class _Builder:
         amount = plan.clinic.spec.prices[0 if kind == "Initial Assessment" else 1]
         invoice_id = self.ids.new(created)
         ident = patient.identity
-        self.out["invoices"].append({
-            "id": invoice_id, "created_at": iso(created), "updated_at": iso(updated),
-            "number": 0,  # numbered per business in creation order at the end
-            "issue_date": start.astimezone(plan.clinic.tz).date().isoformat(),
-            "total_amount": amount, "net_amount": amount, "tax_amount": "0.00",
-            "discounted_amount": "0.00", "status": status,
-            "status_description": _INVOICE_STATUS[status], "notes": None,
-            "invoice_to": f"{ident.full_name}\n{ident.address_1}\n{ident.city} {ident.post_code}",
-            "patient_extra_information": None, "calculation_method": None,
-            "calculation_method_description": None, "online_payment_url": None,
-            "closed_at": iso(closed) if closed else None,
-            "deleted_at": iso(deleted) if deleted else None, "archived_at": None,
-            # Cliniko links an invoice to the generic appointment path (see the OpenAPI spec).
-            "appointment": _link(f"appointments/{appt_id}"),
-            "business": _link(f"businesses/{plan.clinic.business_id}"),
-            "practitioner": _link(f"practitioners/{practitioner}"),
-            "patient": _link(f"patients/{patient.record['id']}"),
-            "invoice_items": _link(f"invoices/{invoice_id}/invoice_items"),
-            "links": {"self": f"{BASE_PLACEHOLDER}/invoices/{invoice_id}"},
-        })
+        self.out["invoices"].append(
+            {
+                "id": invoice_id,
+                "created_at": iso(created),
+                "updated_at": iso(updated),
+                "number": 0,  # numbered per business in creation order at the end
+                "issue_date": start.astimezone(plan.clinic.tz).date().isoformat(),
+                "total_amount": amount,
+                "net_amount": amount,
+                "tax_amount": "0.00",
+                "discounted_amount": "0.00",
+                "status": status,
+                "status_description": _INVOICE_STATUS[status],
+                "notes": None,
+                "invoice_to": "\n".join(
+                    (ident.full_name, ident.address_1, f"{ident.city} {ident.post_code}")
+                ),
+                "patient_extra_information": None,
+                "calculation_method": None,
+                "calculation_method_description": None,
+                "online_payment_url": None,
+                "closed_at": iso(closed) if closed else None,
+                "deleted_at": iso(deleted) if deleted else None,
+                "archived_at": None,
+                # Cliniko links an invoice to the generic appointment path (see the OpenAPI spec).
+                "appointment": _link(f"appointments/{appt_id}"),
+                "business": _link(f"businesses/{plan.clinic.business_id}"),
+                "practitioner": _link(f"practitioners/{practitioner}"),
+                "patient": _link(f"patients/{patient.record['id']}"),
+                "invoice_items": _link(f"invoices/{invoice_id}/invoice_items"),
+                "links": {"self": f"{BASE_PLACEHOLDER}/invoices/{invoice_id}"},
+            }
+        )
 
     def _number_invoices(self) -> None:
         by_business: dict[str, list[dict]] = {}
@@ -1148,8 +1456,9 @@ class _Builder:
                     updated = created + (self.as_of - created) * rng.random()
                 idle = patient.last_activity < self.as_of - timedelta(days=270)
                 if idle and rng.random() < 0.05:
-                    archived = self._clamp(patient.last_activity + timedelta(
-                        days=rng.uniform(120, 200)))
+                    archived = self._clamp(
+                        patient.last_activity + timedelta(days=rng.uniform(120, 200))
+                    )
                     record["archived_at"] = iso(archived)
                     updated = max(updated, archived)
                 record["updated_at"] = iso(updated)
@@ -1162,8 +1471,9 @@ class _Builder:
         return [
             PartnerFacts(
                 spec=partner,
-                contact_ids=tuple(self.contact_ids[(partner.id, c.last_name)]
-                                  for c in partner.contacts),
+                contact_ids=tuple(
+                    self.contact_ids[(partner.id, c.last_name)] for c in partner.contacts
+                ),
                 start_date=self.partner_starts[partner.id],
                 touchpoints=self._touchpoints(partner),
                 referrals=counts.get(partner.id, 0),
@@ -1179,9 +1489,14 @@ class _Builder:
         start = max(self.partner_starts[partner.id], self.start_date - timedelta(days=90))
         if partner.behaviour == "new":
             first = start + timedelta(days=rng.randrange(0, 5))
-            return (Touchpoint(first, "visit", rng.choice(TOUCHPOINT_NOTES["visit"])),
-                    Touchpoint(first + timedelta(days=6), "referral_guide",
-                               rng.choice(TOUCHPOINT_NOTES["referral_guide"])))
+            return (
+                Touchpoint(first, "visit", rng.choice(TOUCHPOINT_NOTES["visit"])),
+                Touchpoint(
+                    first + timedelta(days=6),
+                    "referral_guide",
+                    rng.choice(TOUCHPOINT_NOTES["referral_guide"]),
+                ),
+            )
         gap = {"A": 60, "B": 110, "C": 240}[partner.tier]
         last = self.end_date - timedelta(days=200 if partner.behaviour == "going_quiet" else 0)
         day = start + timedelta(days=rng.randrange(gap))
@@ -1243,6 +1558,8 @@ def registry_yaml(world: World) -> str:
         ]
         if partner.touchpoints:
             lines.append("    touchpoints:")
-            lines += [f"      - {{date: {t.date.isoformat()}, kind: {t.kind}, "
-                      f"note: {_quoted(t.note)}}}" for t in partner.touchpoints]
+            lines += [
+                f"      - {{date: {t.date.isoformat()}, kind: {t.kind}, note: {_quoted(t.note)}}}"
+                for t in partner.touchpoints
+            ]
     return "\n".join(lines) + "\n"
