@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from flows.http import HttpClient, SourceError
+from flows.config import ClinikoSource
+from flows.http import HttpClient, SourceError, shared_limiter
 from flows.land import BatchWriter, CursorStore, LandingError, Pseudonymiser
 
 log = logging.getLogger(__name__)
@@ -372,3 +373,48 @@ def _check_record(record: object, where: str, page_no: int, index: int) -> tuple
 def summary_table(results: Iterable[StreamStats]) -> str:
     """The end-of-extraction summary: one line per stream."""
     return "\n".join(s.line() for s in results)
+
+
+def extract_source(
+    source: ClinikoSource,
+    home: Path,
+    run_id: str,
+    secret: bytes,
+    streams: Iterable[Stream] = STREAMS,
+    client: HttpClient | None = None,
+    **options: object,
+) -> list[StreamStats]:
+    """Every stream of one Cliniko account, through one client whose rate limit is shared by
+    all streams (and all sources) of the same API key. Logs a summary line per stream."""
+    api_key = source.resolve_api_key()
+    base_url = source.resolve_base_url(api_key)
+    client = client or HttpClient(
+        source=source.name,
+        auth=(api_key, ""),
+        user_agent=f"refnet ({source.contact_email})",
+        limiter=shared_limiter(api_key, source.requests_per_minute),
+    )
+    pseudonymiser = Pseudonymiser(secret, source.intake_question)
+    cursors = CursorStore(home / "state")
+    results = []
+    for stream in streams:
+        stats = extract_stream(
+            client,
+            base_url,
+            source.name,
+            stream,
+            home / "raw",
+            cursors,
+            pseudonymiser,
+            run_id,
+            **options,  # type: ignore[arg-type]
+        )
+        log.info("%s/%s", source.name, stats.line())
+        results.append(stats)
+    log.info("%s: extraction summary\n%s", source.name, summary_table(results))
+    return results
+
+
+def reset_cursors(home: Path, account: str) -> None:
+    """Forget a source's cursors: its next extraction reads every record again."""
+    CursorStore(home / "state").reset(SOURCE_KIND, account)
