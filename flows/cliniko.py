@@ -195,6 +195,7 @@ def extract_stream(
     lower: tuple[str, str] | None = None
     if cursor:
         lower = (">", _format_ts(_parse_ts(cursor) - overlap))
+    initial_lower = lower
     where = f"{account}/{stream.name}"
 
     stream_dir = raw_dir / SOURCE_KIND / account / stream.name
@@ -225,6 +226,7 @@ def extract_stream(
         received = 0
         previous_ids: set[str] = set()
         shifted = False
+        whole_pass = False
         while url:
             page_no += 1
             try:
@@ -303,6 +305,7 @@ def extract_stream(
                     "the last committed cursor was lost; retry later or report it to Cliniko."
                 )
             shifted = True
+            whole_pass = True  # missing records may be anywhere: read the whole pass again
         if not shifted:
             if expected is not None and received > expected:
                 log.warning(
@@ -318,8 +321,12 @@ def extract_stream(
                 f"{where}: the result kept changing while paging ({max_requeries} re-queries); "
                 "the clinic is busy editing records. Run again later (nothing was lost)."
             )
-        if ordered and landing.confirmed:
+        if whole_pass:
+            lower = initial_lower
+        elif ordered and landing.confirmed:
             lower = (">=", landing.confirmed)
+        else:
+            lower = initial_lower
     stats.cursor_to = landing.flush(commit=True, first_run=first_run) or stats.cursor_to
     stats.files = landing.files
     stats.requests = client.stats.requests - before[0]
@@ -343,7 +350,8 @@ def _page_records(body: object, name: str, where: str, page_no: int) -> tuple[li
 
 
 def _check_record(record: object, where: str, page_no: int, index: int) -> tuple[str, str | None]:
-    """The record's id (text) and version time, or a LandingError naming it."""
+    """The record's id (text) and version time (None if it has none), or a LandingError
+    naming stream, page and record."""
     if not isinstance(record, dict):
         raise LandingError(
             f"{where} page {page_no} record {index}: not a JSON object ({type(record).__name__})"
@@ -356,10 +364,9 @@ def _check_record(record: object, where: str, page_no: int, index: int) -> tuple
         )
     version = record_version(record)
     if version is None:
-        raise LandingError(
-            f"{where} page {page_no} record {index} (id {rid}): no updated_at (nor deleted_at); "
-            "without it the record cannot be ordered against other versions"
-        )
+        # Cliniko's older examples omit it (referral sources). Landed with a null version: it
+        # loses to any dated version downstream and never moves the cursor.
+        return rid, None
     try:
         _parse_ts(version)
     except ValueError:
