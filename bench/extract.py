@@ -7,6 +7,10 @@
    same limit: requests/min achieved (share of the allowed rate) and 429s received.
 2. Peak RSS of a full extraction of a 1x and a 10x world (no rate limit), each in its own child
    process, read with `os.wait4` (the child's own `getrusage`).
+
+The sandbox runs in its own process too, and this script never builds a world: Linux records
+the parent's high-water RSS into a child's `ru_maxrss` when the child execs out of a vfork, so
+a parent holding a big world would inflate the very figure we measure.
 """
 
 from __future__ import annotations
@@ -17,14 +21,14 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from flows.sandbox.server import serving  # noqa: E402
-from flows.sandbox.world import build_world  # noqa: E402
+import contextlib  # noqa: E402
+import re  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 
 KEY = "bench-key-uk1"
 CHILD = f"""
@@ -60,6 +64,37 @@ def run_child(base_url: str, rpm: int) -> tuple[dict, int]:
         return json.loads(out), usage.ru_maxrss  # KiB on Linux
 
 
+@contextlib.contextmanager
+def sandbox(scale: float, rate_limit: int) -> Iterator[str]:
+    """`refnet sandbox` in its own process; yields its base URL."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flows.sandbox",
+            "--port",
+            "0",
+            "--scale",
+            str(scale),
+            "--rate-limit",
+            str(rate_limit),
+            "--api-key",
+            KEY,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        match = re.search(r"(http://\S+/v1)", proc.stdout.readline())
+        if not match:
+            raise SystemExit("the sandbox did not start")
+        yield match.group(1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="0.1x and 1x worlds")
@@ -67,9 +102,8 @@ def main() -> None:
     args = parser.parse_args()
     small, big = (0.1, 1.0) if args.quick else (1.0, 10.0)
 
-    world = build_world(scale=small)
-    with serving(world, api_key=KEY, requests_per_minute=args.limit) as server:
-        figures, _ = run_child(server.base_url, args.limit)
+    with sandbox(small, args.limit) as base_url:
+        figures, _ = run_child(base_url, args.limit)
     per_minute = figures["requests"] / figures["seconds"] * 60
     print(
         f"rate limit  world {small:g}x: {figures['requests']} requests in "
@@ -80,17 +114,12 @@ def main() -> None:
 
     peaks = {}
     for scale in (small, big):
-        started = time.monotonic()
-        world = build_world(scale=scale)
-        built = time.monotonic() - started
-        with serving(world, api_key=KEY, requests_per_minute=0) as server:
-            figures, peak_kib = run_child(server.base_url, 100_000)
-        del world
+        with sandbox(scale, 0) as base_url:
+            figures, peak_kib = run_child(base_url, 100_000)
         peaks[scale] = peak_kib
         print(
             f"peak RSS    world {scale:g}x: {peak_kib / 1024:.1f} MiB for "
-            f"{figures['records']} records in {figures['seconds']:.1f} s "
-            f"(world built in {built:.0f} s)"
+            f"{figures['records']} records in {figures['seconds']:.1f} s"
         )
     print(
         f"peak RSS ratio {big:g}x / {small:g}x: {peaks[big] / peaks[small]:.2f} "

@@ -438,7 +438,9 @@ def test_duplicate_keys_numbers_as_ids_empty_strings_and_unknown_fields(tmp_path
         '"links":{"self":"http://h/v1/individual_appointments/42"}}'
     )
     stats = _serve(
-        lambda b, q: _page("individual_appointments", record), "individual_appointments", tmp_path
+        lambda b, q: _page("individual_appointments", record, total=1),
+        "individual_appointments",
+        tmp_path,
     )
     assert stats.records == 1
     ((rid, (updated_at, text)),) = latest(tmp_path, "individual_appointments").items()
