@@ -117,6 +117,55 @@ def sandbox(ctx: typer.Context) -> None:
 
 
 @app.command()
+def resync(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The run configuration (YAML).")],
+    source: Annotated[
+        str | None, typer.Option("--source", help="Only this source (default: all).")
+    ] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Full re-sync: forget the incremental cursors and read every record again.
+
+    For when a clinic asks for one (e.g. after a bulk import or a restore on their side). The
+    landed history stays; newer versions win downstream. The next `refnet run` publishes.
+    """
+    import logging
+
+    from flows.cliniko import extract_source, reset_cursors
+    from flows.config import ConfigError, load_config, resolve_home
+    from flows.http import SourceError
+    from flows.land import LandingError, new_run_id
+    from flows.lock import RunLocked, run_lock
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    chosen = [s for s in cfg.sources if source is None or s.name == source]
+    if not chosen:
+        names = ", ".join(s.name for s in cfg.sources)
+        _fail(f"{config}: no source named '{source}' (sources: {names})", EXIT_CONFIG)
+    home_dir = resolve_home(home)
+    _quiet_tools(home_dir)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    run_id = new_run_id()
+    try:
+        from flows.nightly import pseudonym_secret
+
+        secret = pseudonym_secret(demo=False)
+        with run_lock(home_dir):
+            for src in chosen:
+                reset_cursors(home_dir, src.name)
+                results = extract_source(src, home_dir, run_id, secret)
+                total = sum(r.records for r in results)
+                typer.echo(f"{src.name}: re-synced {total} records in {len(results)} streams")
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    except (SourceError, LandingError, RunLocked) as exc:
+        _fail(f"refnet resync failed: {exc}\nRun it again; the next run resumes.", EXIT_FAILED)
+
+
+@app.command()
 def status(
     home: HomeOpt = None,
     limit: Annotated[int, typer.Option(help="How many runs to list.")] = 10,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import json
 import logging
 import random
@@ -44,9 +45,13 @@ class RetriableError(Exception):
 
 
 class RateLimiter:
-    """Sliding-window limiter shared by every stream that uses one API key."""
+    """Sliding-window limiter shared by every stream that uses one API key.
 
-    def __init__(self, requests_per_minute: int, window_s: float = 60.0) -> None:
+    The window is a second longer than the server's minute: the server counts arrivals, we
+    count departures, and a request that dawdles on the way must not make 201 in its minute.
+    """
+
+    def __init__(self, requests_per_minute: int, window_s: float = 61.0) -> None:
         self.limit = requests_per_minute
         self.window_s = window_s
         self._sent: deque[float] = deque()
@@ -75,7 +80,20 @@ class RateLimiter:
             self._sent = deque([fake] * self.limit)
 
 
+_LIMITERS: dict[tuple[str, int], RateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def shared_limiter(api_key: str, requests_per_minute: int) -> RateLimiter:
+    """One limiter per API key in this process, whichever source or stream uses the key."""
+    digest = hashlib.sha256(api_key.encode()).hexdigest()  # never keep the key itself
+    with _LIMITERS_LOCK:
+        return _LIMITERS.setdefault((digest, requests_per_minute), RateLimiter(requests_per_minute))
+
+
 def _retry_after_seconds(resp: requests.Response) -> float | None:
+    """Seconds to wait from `X-RateLimit-Reset` (epoch seconds) or `Retry-After` (seconds or
+    an HTTP-date); None when neither is usable."""
     reset = resp.headers.get("X-RateLimit-Reset")
     if reset:
         try:
@@ -87,9 +105,11 @@ def _retry_after_seconds(resp: requests.Response) -> float | None:
         try:
             return max(0.0, float(after))
         except ValueError:
-            parsed = email.utils.parsedate_to_datetime(after)
-            if parsed is not None:
-                return max(0.0, parsed.timestamp() - time.time())
+            try:
+                parsed = email.utils.parsedate_to_datetime(after)
+            except (TypeError, ValueError):
+                return None
+            return max(0.0, parsed.timestamp() - time.time())
     return None
 
 
@@ -144,7 +164,8 @@ class HttpClient:
             return fetch(url, params)
         except RetriableError as exc:
             raise SourceError(
-                f"{self.source}: {url} still failing after {self.max_attempts} attempts: {exc}"
+                f"{self.source}: {url} still failing after {self.max_attempts} attempts: {exc}. "
+                "If the API is down or overloaded, the next run resumes from the last cursor."
             ) from exc
 
     def _get_once(self, url: str, params: list[tuple[str, str]] | None) -> dict:
@@ -152,7 +173,13 @@ class HttpClient:
         self.stats.requests += 1
         try:
             resp = self.session.get(url, params=params, timeout=self.timeout_s)
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            # The connection died mid-body (a reset, a proxy restart): worth another go.
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as exc:
             raise RetriableError(f"{type(exc).__name__}: {exc}") from exc
         if resp.status_code == 429:
             self.stats.rate_limited += 1
@@ -167,7 +194,10 @@ class HttpClient:
                 wait_s = 0.0  # the limiter now does the waiting, for every stream of this key
             raise RetriableError("429 Too Many Requests", wait_s)
         if resp.status_code >= 500:
-            raise RetriableError(f"HTTP {resp.status_code}")
+            wait_s = _retry_after_seconds(resp)
+            raise RetriableError(
+                f"HTTP {resp.status_code}", min(wait_s, self.max_wait_s) if wait_s else None
+            )
         if resp.status_code in FATAL_HINTS or resp.status_code >= 400:
             hint = FATAL_HINTS.get(resp.status_code, "unexpected client error")
             raise SourceError(f"{self.source}: HTTP {resp.status_code} from {resp.url}: {hint}")
@@ -175,5 +205,8 @@ class HttpClient:
             # Last key wins on duplicates, as JavaScript's JSON.parse does.
             return json.loads(resp.content)
         except ValueError as exc:
-            # A cut-off body is usually transient (proxy or server restart): retry it.
-            raise RetriableError(f"response from {resp.url} is not valid JSON: {exc}") from exc
+            # A cut-off body is usually transient (proxy or server restart): retry it. If it
+            # persists, the message says where the JSON broke.
+            raise RetriableError(
+                f"the response is not valid JSON ({exc}; {len(resp.content)} bytes)"
+            ) from exc

@@ -131,6 +131,41 @@ ALLOWED: dict[str, dict[str, str | None]] = {
         "patient": _LINKED,
         "practitioner": _LINKED,
     },
+    "group_appointments": {
+        "starts_at": None,
+        "ends_at": None,
+        "max_attendees": None,
+        "patient_ids": None,
+        "appointment_type": _LINKED,
+        "business": _LINKED,
+        "practitioner": _LINKED,
+        "repeated_from": _LINKED,
+    },
+    "attendees": {
+        "arrived": None,
+        "cancelled_at": None,
+        "cancellation_reason": None,
+        "cancellation_reason_description": None,
+        "invoice_status": None,
+        "online_booking_policy_accepted": None,
+        "booking": _LINKED,
+        "patient": _LINKED,
+        "patient_case": _LINKED,
+    },
+    # Metadata only: what kind, which way, when, for whom. Never content, subject, from or to.
+    "communications": {
+        "type": None,
+        "type_code": None,
+        "category": None,
+        "category_code": None,
+        "direction_code": None,
+        "direction_description": None,
+        "confidential": None,
+        "patient": _LINKED,
+        "attendee": _LINKED,
+        "booking": _LINKED,
+        "invoice": _LINKED,
+    },
 }
 
 _UK_POSTCODE = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?)\s*\d[A-Z]{2}$")
@@ -163,6 +198,8 @@ class Pseudonymiser:
             out["postcode_district"] = _postcode_district(record.get("post_code"))
         elif stream == "patient_forms":
             out["heard_about_answer"] = intake_answer(record.get("content"), self.intake_question)
+        elif stream == "group_appointments" and isinstance(out.get("patient_ids"), list):
+            out["patient_ids"] = [str(v) for v in out["patient_ids"]]  # ids are text
         return out
 
 

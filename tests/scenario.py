@@ -89,6 +89,11 @@ STREAMS = (
     "individual_appointments",
     "patient_forms",
     "invoices",
+    # Streams the scenario has no records for still get their empty file, as the extractor
+    # writes on a first run, so every dbt source glob matches.
+    "group_appointments",
+    "attendees",
+    "communications",
 )
 
 # Two nightly runs; most records land in the first, a few changed ones in the second.
@@ -737,7 +742,7 @@ def write_scenario(raw_dir: Path) -> Path:
     for account, records in (("leeds", leeds_records()), ("harbour", harbour_records())):
         for stream in STREAMS:
             # Every stream gets a file, empty if it has no records (as the extractor does).
-            _write_batch(raw_dir, account, stream, records[stream], RUN_1)
+            _write_batch(raw_dir, account, stream, records.get(stream, []), RUN_1)
 
     # Run 2: a newer version of case 5001 (the contact was added at 09:30), landed twice with
     # the same updated_at (the extractor's overlap window): one version must survive.

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from types import FrameType
 
-from flows.sandbox.server import DEFAULT_API_KEY, make_server
+from flows.sandbox.server import DEFAULT_API_KEY, FAULT_KINDS, Faults, make_server
 from flows.sandbox.world import build_world, registry_yaml
 
 
@@ -53,6 +53,23 @@ def _parser() -> argparse.ArgumentParser:
         help="the API key clients must send (default %(default)s)",
     )
     parser.add_argument(
+        "--faults",
+        default="",
+        metavar="KINDS",
+        help="inject faults into list responses: 'all' or a comma list of "
+        f"{', '.join(FAULT_KINDS)} (default: none)",
+    )
+    parser.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.2,
+        metavar="P",
+        help="share of list requests that get a fault (default %(default)s)",
+    )
+    parser.add_argument(
+        "--fault-seed", type=int, default=0, help="seed of the fault dice (default %(default)s)"
+    )
+    parser.add_argument(
         "--write-registry",
         type=Path,
         metavar="FILE",
@@ -70,17 +87,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.scale <= 0 or args.rate_limit < 0:
         print("refnet sandbox: --scale must be > 0 and --rate-limit >= 0", file=sys.stderr)
         return 2
+    faults = None
+    if args.faults:
+        try:
+            faults = Faults.parse(args.faults, args.fault_rate, args.fault_seed)
+        except ValueError as exc:
+            print(f"refnet sandbox: --{exc}", file=sys.stderr)
+            return 2
     world = build_world(seed=args.seed, scale=args.scale, end_date=args.end_date)
     if args.write_registry:
         args.write_registry.write_text(registry_yaml(world), encoding="utf-8")
     try:
-        server = make_server(world, args.host, args.port, args.api_key, args.rate_limit)
+        server = make_server(world, args.host, args.port, args.api_key, args.rate_limit, faults)
     except OSError as exc:
         print(f"refnet sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
     limit = f"{args.rate_limit} requests/min" if args.rate_limit else "no rate limit"
+    if faults:
+        limit += f"; faults {','.join(faults.kinds)} on {faults.rate:.0%} of list requests"
     print(f"refnet sandbox serving {server.base_url}", flush=True)
     print(f"API key: {args.api_key} (Basic auth user name, empty password)", flush=True)
     print(

@@ -14,8 +14,10 @@ import base64
 import binascii
 import collections
 import contextlib
+import dataclasses
 import json
 import math
+import random
 import re
 import threading
 import time
@@ -157,6 +159,42 @@ FILTERS: dict[str, dict[str, str]] = {
         "status": _I,
         "updated_at": _T,
     },
+    "group_appointments": {
+        "appointment_type_id": _I,
+        "archived_at": _T,
+        "business_id": _I,
+        "created_at": _T,
+        "deleted_at": _T,
+        "ends_at": _T,
+        "id": _I,
+        "patient_ids": _A,
+        "practitioner_id": _I,
+        "repeated_from_id": _I,
+        "starts_at": _T,
+        "updated_at": _T,
+    },
+    "attendees": {
+        "appointment_id": _I,
+        "archived_at": _T,
+        "booking_id": _I,
+        "cancelled_at": _T,
+        "created_at": _T,
+        "deleted_at": _T,
+        "id": _I,
+        "patient_case_id": _I,
+        "patient_id": _I,
+        "updated_at": _T,
+    },
+    "communications": {
+        "archived_at": _T,
+        "category_code": _I,
+        "created_at": _T,
+        "id": _I,
+        "letter_id": _I,
+        "patient_id": _I,
+        "type_code": _I,
+        "updated_at": _T,
+    },
 }
 # Operators per filter type (docs: "Filtering Results").
 _OPERATORS = {
@@ -192,6 +230,60 @@ class ApiError(Exception):
         if self.errors:
             payload["errors"] = self.errors
         return json.dumps(payload, separators=(",", ":")).encode()
+
+
+# --- injected faults ----------------------------------------------------------------------------
+
+FAULT_KINDS = ("429", "5xx", "slow", "truncated", "duplicate", "update")
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Faults injected into a share of list responses, so that a client's retries, rate-limit
+    handling and paging are tested over real HTTP (`refnet sandbox --faults ...`).
+
+    - `429`: a burst of `burst_429` rate-limited answers with `Retry-After` / reset headers
+    - `5xx`: 500, 502 or 503
+    - `slow`: the answer comes after `slow_s` seconds (past a client's read timeout, if short)
+    - `truncated`: the body is cut in half, either as a complete response with a shorter
+      Content-Length or by closing the connection mid-body
+    - `duplicate`: the page repeats the previous page's last record (offset drift)
+    - `update`: before answering a page after the first, a record already served on an earlier
+      page is changed ("now" as its `updated_at`), as when the clinic edits it mid-sync
+    """
+
+    rate: float = 0.0
+    kinds: tuple[str, ...] = FAULT_KINDS
+    seed: int = 0
+    slow_s: float = 0.6
+    burst_429: int = 2
+    retry_after_s: int = 1
+
+    def __post_init__(self) -> None:
+        unknown = set(self.kinds) - set(FAULT_KINDS)
+        if unknown or not 0 <= self.rate <= 1:
+            raise ValueError(
+                f"faults: kinds must be among {', '.join(FAULT_KINDS)} "
+                f"(got {', '.join(sorted(unknown)) or 'ok'}) and rate in [0, 1]"
+            )
+
+    @classmethod
+    def parse(cls, kinds: str, rate: float, seed: int = 0) -> Faults:
+        """`"all"` or a comma list such as `"429,5xx,truncated"`."""
+        names = (
+            FAULT_KINDS
+            if kinds.strip() == "all"
+            else tuple(k.strip() for k in kinds.split(",") if k.strip())
+        )
+        return cls(rate=rate, kinds=names, seed=seed)
+
+
+@dataclass
+class FaultLog:
+    """What the server injected, for tests and benchmarks to compare against."""
+
+    counts: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    list_requests: int = 0
 
 
 # --- filters -----------------------------------------------------------------------------------
@@ -342,8 +434,9 @@ def _build_tables(world: World, base_url: str) -> dict[str, _Table]:
             for k, v in r.items()
             if v is None or isinstance(v, str | int | float | bool)
         )
+        # A copy of the list: an injected `update` fault replaces records in the table only.
         tables[name] = _Table(
-            name, records, blobs, {str(k): i for i, k in enumerate(keys)}, sortable
+            name, list(records), blobs, {str(k): i for i, k in enumerate(keys)}, sortable
         )
     return tables
 
@@ -392,9 +485,20 @@ class SandboxServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(
-        self, world: World, host: str, port: int, api_key: str, requests_per_minute: int
+        self,
+        world: World,
+        host: str,
+        port: int,
+        api_key: str,
+        requests_per_minute: int,
+        faults: Faults | None = None,
     ) -> None:
         super().__init__((host, port), _Handler)
+        self.faults = faults or Faults()
+        self.fault_log = FaultLog()
+        self._fault_rng = random.Random(self.faults.seed)
+        self._fault_lock = threading.Lock()
+        self._burst_left = 0
         link_host = "127.0.0.1" if host in ("", "0.0.0.0") else host
         self.origin = f"http://{link_host}:{self.server_address[1]}"
         self.base_url = f"{self.origin}/v1"
@@ -403,6 +507,45 @@ class SandboxServer(ThreadingHTTPServer):
         self.tables = _build_tables(world, self.base_url)
         self._cache: collections.OrderedDict[tuple, list[int]] = collections.OrderedDict()
         self._cache_lock = threading.Lock()
+
+    def draw_fault(self, path: str) -> str | None:
+        """The fault (if any) for a list request; 429s come in bursts."""
+        parts = [p for p in urlsplit(path).path.split("/") if p]
+        if len(parts) != 2 or parts[1] not in self.tables:
+            return None
+        with self._fault_lock:
+            self.fault_log.list_requests += 1
+            if self._burst_left > 0:
+                self._burst_left -= 1
+                return "429"
+            if not self.faults.kinds or self._fault_rng.random() >= self.faults.rate:
+                return None
+            kind = self._fault_rng.choice(self.faults.kinds)
+            if kind == "429":
+                self._burst_left = self.faults.burst_429 - 1
+            return kind
+
+    def fault_choice(self, n: int) -> int:
+        with self._fault_lock:
+            return self._fault_rng.randrange(n)
+
+    def note_fault(self, kind: str) -> None:
+        with self._fault_lock:
+            self.fault_log.counts[kind] += 1
+
+    def touch(self, table: _Table, row: int) -> None:
+        """Change one record as a clinic user would while a client pages: new `updated_at`."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        record = {**table.records[row], "updated_at": _z(now)}
+        table.records[row] = record
+        table.blobs[row] = (
+            json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+            .replace(BASE_PLACEHOLDER, self.base_url)
+            .encode()
+        )
+        with self._cache_lock:
+            for key in [k for k in self._cache if k[0] == table.name]:
+                del self._cache[key]
 
     def selection(
         self, table: _Table, filters: tuple[str, ...], sort: str | None, order: str | None
@@ -480,13 +623,51 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         extra: dict[str, str] = {}
+        fault = None
         try:
             extra = self._admit()
-            status, body = 200, self._route()
+            fault = self.server.draw_fault(self.path)
+            self._inject(fault)
+            status, body = 200, self._route(fault)
         except ApiError as err:
             status, body = err.status, err.body()
             extra.update(err.headers)
+        if fault == "truncated" and status == 200:
+            self._send_truncated(body, extra)
+            return
         self._send(status, body, extra)
+
+    def _inject(self, fault: str | None) -> None:
+        server, faults = self.server, self.server.faults
+        if fault == "429":
+            server.note_fault("429")
+            reset = math.ceil(time.time() + faults.retry_after_s)
+            raise ApiError(
+                429,
+                "Rate limit exceeded (injected)",
+                headers={"Retry-After": str(faults.retry_after_s), "X-RateLimit-Reset": str(reset)},
+            )
+        if fault == "5xx":
+            server.note_fault("5xx")
+            status = (500, 502, 503)[server.fault_choice(3)]
+            raise ApiError(status, f"Injected server error {status}")
+        if fault == "slow":
+            server.note_fault("slow")
+            time.sleep(faults.slow_s)
+
+    def _send_truncated(self, body: bytes, headers: dict[str, str]) -> None:
+        self.server.note_fault("truncated")
+        half = body[: len(body) // 2]
+        if self.server.fault_choice(2):
+            self._send(200, half, headers)  # a whole response whose JSON stops mid-way
+            return
+        self.send_response(200)  # the connection dies mid-body
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(half)
+        self.wfile.flush()
+        self.close_connection = True
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -560,14 +741,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- routing ------------------------------------------------------------------------------
 
-    def _route(self) -> bytes:
+    def _route(self, fault: str | None = None) -> bytes:
         url = urlsplit(self.path)
         parts = [p for p in url.path.split("/") if p]
         params = parse_qsl(url.query, keep_blank_values=True)
         tables = self.server.tables
         if len(parts) >= 2 and parts[0] == "v1" and parts[1] in tables:
             if len(parts) == 2:
-                return self._list(tables[parts[1]], url.path, url.query, params)
+                return self._list(tables[parts[1]], url.path, url.query, params, fault)
             if len(parts) == 3 and parts[1] != "referral_sources":
                 return self._single(tables[parts[1]], parts[2], params)
         if len(parts) == 4 and parts[:2] == ["v1", "patients"] and parts[3] == "referral_source":
@@ -583,14 +764,28 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(404, f"{table.name} {key} not found")
         return table.blobs[row]
 
-    def _list(self, table: _Table, path: str, query: str, params: list[tuple[str, str]]) -> bytes:
+    def _list(
+        self,
+        table: _Table,
+        path: str,
+        query: str,
+        params: list[tuple[str, str]],
+        fault: str | None = None,
+    ) -> bytes:
         page, per_page = _paging(params)
         filters = tuple(v for k, v in params if k == "q[]")
         sort = next((v for k, v in params if k == "sort"), None)
         order = next((v for k, v in params if k == "order"), None)
         rows = self.server.selection(table, filters, sort, order)
         first = (page - 1) * per_page
+        if fault == "update" and 0 < first <= len(rows):
+            self.server.note_fault("update")
+            self.server.touch(table, rows[self.server.fault_choice(first)])
+            rows = self.server.selection(table, filters, sort, order)
         chunk = rows[first : first + per_page]
+        if fault == "duplicate" and 0 < first <= len(rows) and chunk:
+            self.server.note_fault("duplicate")
+            chunk = [rows[first - 1], *chunk]
         links = {"self": self._page_url(path, query, page)}
         if first + per_page < len(rows):
             links["next"] = self._page_url(path, query, page + 1)
@@ -640,11 +835,39 @@ def make_server(
     port: int = 0,
     api_key: str = DEFAULT_API_KEY,
     requests_per_minute: int = 200,
+    faults: Faults | None = None,
 ) -> SandboxServer:
     """Bind (port 0: any free port) and prepare a server; call `serve_forever()` to run it."""
     if requests_per_minute < 0:
         raise ValueError("requests_per_minute must be 0 (no limit) or more")
-    return SandboxServer(world, host, port, api_key, requests_per_minute)
+    return SandboxServer(world, host, port, api_key, requests_per_minute, faults)
+
+
+@contextlib.contextmanager
+def serving(
+    world: World,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    api_key: str = DEFAULT_API_KEY,
+    requests_per_minute: int = 200,
+    faults: Faults | None = None,
+) -> Iterator[SandboxServer]:
+    """Serve `world` in a thread and yield the server (its `base_url`, `fault_log`)."""
+    server = make_server(world, host, port, api_key, requests_per_minute, faults)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name="refnet-sandbox",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 @contextlib.contextmanager
@@ -657,22 +880,16 @@ def running_sandbox(
     requests_per_minute: int = 200,
     seed: int = 7,
     scale: float = 1.0,
+    faults: Faults | None = None,
 ) -> Iterator[str]:
     """Serve `world` (else a fresh one from seed and scale) in a thread; yields the base URL,
     e.g. http://127.0.0.1:51234/v1. The server stops when the block ends."""
-    server = make_server(
-        world or build_world(seed=seed, scale=scale), host, port, api_key, requests_per_minute
-    )
-    thread = threading.Thread(
-        target=server.serve_forever,
-        kwargs={"poll_interval": 0.05},
-        name="refnet-sandbox",
-        daemon=True,
-    )
-    thread.start()
-    try:
+    with serving(
+        world or build_world(seed=seed, scale=scale),
+        host=host,
+        port=port,
+        api_key=api_key,
+        requests_per_minute=requests_per_minute,
+        faults=faults,
+    ) as server:
         yield server.base_url
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -53,7 +53,12 @@ RESOURCES = (
     "individual_appointments",
     "patient_forms",
     "invoices",
+    "group_appointments",
+    "attendees",
+    "communications",
 )
+GROUP_CLASS_NAME = "Back Rehab Class"
+GROUP_CLASSES_PER_CLINIC = 26  # at scale 1, spread over the history
 HISTORY_MONTHS = 18
 REGISTRY_SOURCE = "sandbox"  # the account name the demo config gives this world
 INTAKE_FORM_NAME = "New Patient Intake"
@@ -398,6 +403,10 @@ class _Builder:
             self._realise(plan)
         self._finish_patients()
         self._number_invoices()
+        # Added last, so that the records above stay exactly what they were before these
+        # streams existed (same seed, same bytes).
+        self._group_classes()
+        self._communications()
         for records in self.out.values():
             records.sort(key=lambda r: int(r.get("id") or _link_id(r)))
         return World(
@@ -1430,6 +1439,213 @@ class _Builder:
             invoices.sort(key=lambda r: (r["created_at"], int(r["id"])))
             for number, invoice in enumerate(invoices, start=1001):
                 invoice["number"] = number
+
+    # --- group classes and communications --------------------------------------------------
+
+    def _group_classes(self) -> None:
+        """A weekly-ish rehab class per clinic; attendees are the clinic's existing patients."""
+        span = (self.end_date - self.start_date).days
+        per_clinic = max(2, round(GROUP_CLASSES_PER_CLINIC * self.scale))
+        for clinic in self.clinics.values():
+            patients = self.patients[clinic.key]
+            for i in range(per_clinic):
+                day = self.start_date + timedelta(
+                    days=int((i + self.rng.random()) / per_clinic * span)
+                )
+                earliest = self._utc(clinic, day, 8 * 60)
+                practitioner = self.rng.choice(clinic.practitioner_ids)
+                start = self._find_slot(clinic, practitioner, earliest, "Follow-up")
+                if start is None or start > self.as_of + timedelta(days=30):
+                    continue
+                eligible = [
+                    p
+                    for p in patients
+                    if datetime.fromisoformat(p.record["created_at"]) < start - timedelta(days=2)
+                ]
+                if len(eligible) < 2:
+                    continue
+                chosen = self.rng.sample(eligible, min(len(eligible), self.rng.randint(2, 6)))
+                self._group_class(clinic, practitioner, start, chosen)
+
+    def _group_class(
+        self, clinic: _Clinic, practitioner: str, start: datetime, attendees: list[_Patient]
+    ) -> None:
+        rng = self.rng
+        end = start + timedelta(minutes=30)
+        booked = [
+            max(
+                datetime.fromisoformat(p.record["created_at"]) + timedelta(hours=1),
+                start - timedelta(days=rng.uniform(1, 10)),
+            )
+            for p in attendees
+        ]
+        created = min(
+            min(booked) - timedelta(hours=rng.uniform(1, 48)), self.as_of - timedelta(days=1)
+        )
+        group_id = self.ids.new(created)
+        self.out["group_appointments"].append(
+            {
+                "id": group_id,
+                "created_at": iso(created),
+                "updated_at": iso(created),
+                "starts_at": iso(start),
+                "ends_at": iso(end),
+                "max_attendees": 8,
+                "notes": f"{GROUP_CLASS_NAME}: bring a mat",
+                "patient_ids": [p.record["id"] for p in attendees],
+                "repeat_rule": None,
+                "repeats": None,
+                "archived_at": None,
+                "deleted_at": None,
+                "telehealth_url": None,
+                "appointment_type": _link(f"appointment_types/{self.type_ids['Follow-up']}"),
+                "business": _link(f"businesses/{clinic.business_id}"),
+                "practitioner": _link(f"practitioners/{practitioner}"),
+                "attendees": _link(f"group_appointments/{group_id}/attendees"),
+                "conflicts": _link(f"group_appointments/{group_id}/conflicts"),
+                "links": {"self": f"{BASE_PLACEHOLDER}/group_appointments/{group_id}"},
+            }
+        )
+        for patient, booked_at in zip(attendees, booked, strict=True):
+            attendee_id = self.ids.new(booked_at)
+            arrived, cancelled, updated = None, None, booked_at
+            if start <= self.as_of:
+                roll = rng.random()
+                if roll < 0.08:
+                    cancelled = booked_at + (start - booked_at) * rng.uniform(0.2, 0.9)
+                    updated = cancelled
+                else:
+                    arrived = roll >= 0.2  # the rest did not come
+                    updated = min(start + timedelta(minutes=rng.uniform(0, 40)), self.as_of)
+            ident = patient.identity
+            self.out["attendees"].append(
+                {
+                    "id": attendee_id,
+                    "created_at": iso(booked_at),
+                    "updated_at": iso(updated),
+                    "arrived": arrived,
+                    "booking_ip_address": None,
+                    "cancellation_note": f"{ident.first_name} rang in" if cancelled else None,
+                    "cancellation_reason": 50 if cancelled else None,
+                    "cancellation_reason_description": "Other" if cancelled else "",
+                    "cancelled_at": iso(cancelled) if cancelled else None,
+                    "email_reminder_sent": False,
+                    "invoice_status": None,
+                    "notes": f"{ident.full_name} has a sore knee",
+                    "archived_at": None,
+                    "online_booking_policy_accepted": None,
+                    "sms_reminder_sent": False,
+                    "treatment_note_status": None,
+                    "deleted_at": None,
+                    "booking": _link(f"bookings/{group_id}"),
+                    "patient": _link(f"patients/{patient.record['id']}"),
+                    "invoices": _link(f"attendees/{attendee_id}/invoices"),
+                    "patient_forms": _link(f"attendees/{attendee_id}/patient_forms"),
+                    "links": {"self": f"{BASE_PLACEHOLDER}/attendees/{attendee_id}"},
+                }
+            )
+
+    def _communications(self) -> None:
+        """The clinic's first call, SMS or e-mail after each referral it acted on, the odd
+        reply, and appointment reminders. Content and addresses identify the patient: the
+        pipeline keeps only the metadata."""
+        rng = self.rng
+        people = dict(self.identities)
+        clinics = {c.key: c for c in self.clinics.values()}
+        for fact in self.referral_facts:
+            if fact.fate == "not_contacted":
+                continue
+            ident, clinic = people[fact.patient_id], clinics[fact.clinic]
+            hours = 2.5 * math.exp(0.9 * rng.gauss(0, 1))
+            sent = self._office_hours(
+                clinic,
+                datetime.fromisoformat(fact.received_at.replace("Z", "+00:00"))
+                + timedelta(hours=max(0.05, hours)),
+            )
+            if sent > self.as_of:
+                continue
+            kind = rng.choices(("Phone call", "SMS", "Email"), weights=(5, 3, 2))[0]
+            content = f"Hi {ident.first_name}, thanks for your referral - when suits you?"
+            self._communication(clinic, fact.patient_id, ident, sent, kind, "Sent", content)
+            if kind == "SMS" and rng.random() < 0.3:
+                reply = sent + timedelta(minutes=rng.uniform(3, 600))
+                if reply <= self.as_of:
+                    self._communication(
+                        clinic,
+                        fact.patient_id,
+                        ident,
+                        reply,
+                        "SMS",
+                        "Received",
+                        f"Yes please, {ident.full_name}",
+                    )
+        business_clinic = {c.business_id: c for c in self.clinics.values()}
+        for appt in self.out["individual_appointments"]:
+            if not appt["sms_reminder_sent"]:
+                continue
+            clinic = business_clinic[appt["business"]["links"]["self"].rsplit("/", 1)[1]]
+            patient_id = appt["patient"]["links"]["self"].rsplit("/", 1)[1]
+            sent = datetime.fromisoformat(appt["starts_at"].replace("Z", "+00:00")) - timedelta(
+                days=1
+            )
+            self._communication(
+                clinic,
+                patient_id,
+                people[patient_id],
+                sent,
+                "SMS",
+                "Sent",
+                f"Reminder: {people[patient_id].first_name}, see you tomorrow",
+                booking=appt["id"],
+            )
+
+    def _communication(
+        self,
+        clinic: _Clinic,
+        patient_id: str,
+        ident: Identity,
+        sent: datetime,
+        kind: str,
+        direction: str,
+        content: str,
+        booking: str | None = None,
+    ) -> None:
+        comm_id = self.ids.new(sent)
+        inbound = direction == "Received"
+        if kind == "Phone call":
+            category, category_code, to = "Memo", 12, ident.phone
+        elif kind == "Email":
+            category, category_code, to = "Patient Form", 17, ident.email
+        elif booking:
+            category, category_code, to = "Appointment Reminder", 1, ident.phone_normalized
+        else:
+            category, category_code = ("Reply from Patient", 8) if inbound else ("SMS Message", 7)
+            to = clinic.spec.phone if inbound else ident.phone_normalized
+        archived = None
+        if self.rng.random() < 0.01:
+            archived = min(sent + timedelta(days=self.rng.uniform(1, 30)), self.as_of)
+        record = {
+            "id": comm_id,
+            "created_at": iso(sent),
+            "updated_at": iso(archived or sent),
+            "archived_at": iso(archived) if archived else None,
+            "category": category,
+            "category_code": category_code,
+            "type": kind,
+            "type_code": {"SMS": 1, "Email": 2, "Phone call": 3}[kind],
+            "direction_code": 2 if inbound else 1,
+            "direction_description": direction,
+            "content": content,
+            "from": ident.phone_normalized if inbound else clinic.spec.email_reply_to,
+            "to": to,
+            "patient": _link(f"patients/{patient_id}"),
+            "links": {"self": f"{BASE_PLACEHOLDER}/communications/{comm_id}"},
+        }
+        if kind == "Email":
+            record["content_subject"] = f"Your intake form, {ident.first_name}"
+        if booking:
+            record["booking"] = _link(f"bookings/{booking}")
+        self.out["communications"].append(record)
 
     # --- finishing ------------------------------------------------------------------------
 
