@@ -272,7 +272,9 @@ def extract_stream(
                         f"{where} page {page_no} record {index} (id {rid}): cannot be "
                         f"pseudonymised ({type(exc).__name__}: {exc})"
                     ) from exc
-                rows.append((rid, version, json.dumps(clean, separators=(",", ":"))))
+                rows.append(
+                    (rid, version, json.dumps(clean, separators=(",", ":"), ensure_ascii=False))
+                )
             previous_ids = page_ids
             landing.add(rows, page_newest)
             stats.records += len(rows)

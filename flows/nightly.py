@@ -8,15 +8,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
-from flows.cliniko import STREAMS, StreamStats, extract_stream
+from flows.cliniko import extract_source
 from flows.config import ClinikoSource, Config, ConfigError, Settings, load_config, resolve_home
 from flows.gate import GateResult, run_gate
-from flows.http import HttpClient, RateLimiter
-from flows.land import CursorStore, Pseudonymiser, new_run_id, write_atomic
+from flows.land import new_run_id, write_atomic
 from flows.lock import run_lock
 from flows.publish import marts_schema, publish
 from flows.registry import land_registry, load_registry
@@ -95,33 +94,7 @@ def _is_io_error(task, task_run, state) -> bool:
     timeout_seconds=4 * 3600,
 )
 def extract_account(source: ClinikoSource, home: Path, run_id: str, secret: bytes) -> list[dict]:
-    logger = get_run_logger()
-    api_key = source.resolve_api_key()
-    base_url = source.resolve_base_url(api_key)
-    client = HttpClient(
-        source=source.name,
-        auth=(api_key, ""),
-        user_agent=f"refnet ({source.contact_email})",
-        limiter=RateLimiter(source.requests_per_minute),
-    )
-    pseudonymiser = Pseudonymiser(secret, source.intake_question)
-    cursors = CursorStore(home / "state")
-    results: list[StreamStats] = []
-    for stream in STREAMS:
-        stats = extract_stream(
-            client, base_url, source.name, stream, home / "raw", cursors, pseudonymiser, run_id
-        )
-        rate = stats.records / stats.seconds if stats.seconds else 0.0
-        logger.info(
-            "%s/%s: %d records, %d requests, %.0f records/s",
-            source.name,
-            stream.name,
-            stats.records,
-            stats.requests,
-            rate,
-        )
-        results.append(stats)
-    return [asdict(s) for s in results]
+    return [asdict(s) for s in extract_source(source, home, run_id, secret)]
 
 
 @task(cache_policy=NONE, timeout_seconds=300)
