@@ -60,41 +60,16 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from flows.cliniko import STREAMS as CLINIKO_STREAMS
+from flows.land import RAW_SCHEMA
+
 AS_OF = date(2024, 11, 30)
 
 API = "https://api.au1.cliniko.com/v1"
 
-RAW_SCHEMA = pa.schema(
-    [
-        ("source_kind", pa.string()),
-        ("account", pa.string()),
-        ("stream", pa.string()),
-        ("id", pa.string()),
-        ("updated_at", pa.string()),
-        ("extracted_at", pa.timestamp("us", tz="UTC")),
-        ("run_id", pa.string()),
-        ("record", pa.string()),
-    ]
-)
-
-STREAMS = (
-    "businesses",
-    "practitioners",
-    "appointment_types",
-    "contacts",
-    "referral_source_types",
-    "referral_sources",
-    "patients",
-    "patient_cases",
-    "individual_appointments",
-    "patient_forms",
-    "invoices",
-    # Streams the scenario has no records for still get their empty file, as the extractor
-    # writes on a first run, so every dbt source glob matches.
-    "group_appointments",
-    "attendees",
-    "communications",
-)
+# The scenario writes exactly what the extractor lands: the same schema and every stream, so
+# streams it has no records for still get their empty file and every dbt source glob matches.
+STREAMS = tuple(stream.name for stream in CLINIKO_STREAMS)
 
 # Two nightly runs; most records land in the first, a few changed ones in the second.
 RUN_1 = ("run-20241130-0200", datetime(2024, 11, 30, 2, 0, tzinfo=UTC))
