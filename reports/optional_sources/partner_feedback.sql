@@ -7,12 +7,12 @@ select
     seen::bigint as seen,
     median_days_to_first_appointment::double as median_days_to_first_appointment
 from main.partner_feedback
--- A mart with no rows still yields one (null) row: see partner_feedback.absent.sql.
+-- A mart with no rows still yields the placeholder row of partner_feedback.absent.sql.
 union all
 select
-    null::varchar as partner_id,
-    null::varchar as period,
-    null::bigint as referrals,
-    null::bigint as seen,
-    null::double as median_days_to_first_appointment
+    '' as partner_id,
+    '' as period,
+    0::bigint as referrals,
+    0::bigint as seen,
+    0::double as median_days_to_first_appointment
 where not exists (select 1 from main.partner_feedback)

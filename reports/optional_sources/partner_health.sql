@@ -8,14 +8,14 @@ select
     referrals_last_90d::bigint as referrals_last_90d,
     referrals_prior_90d::bigint as referrals_prior_90d
 from main.partner_health
--- A mart with no rows still yields one (null) row: see partner_health.absent.sql.
+-- A mart with no rows still yields the placeholder row of partner_health.absent.sql.
 union all
 select
-    null::varchar as partner_id,
-    null::varchar as status,
-    null::timestamp as last_referral_at,
-    null::timestamp as last_touchpoint_at,
-    null::date as checkin_due_date,
-    null::bigint as referrals_last_90d,
-    null::bigint as referrals_prior_90d
+    '' as partner_id,
+    '' as status,
+    timestamp '1970-01-01' as last_referral_at,
+    timestamp '1970-01-01' as last_touchpoint_at,
+    date '1970-01-01' as checkin_due_date,
+    0::bigint as referrals_last_90d,
+    0::bigint as referrals_prior_90d
 where not exists (select 1 from main.partner_health)

@@ -7,12 +7,12 @@ select
     suggested_partner_id::varchar as suggested_partner_id,
     suggested_similarity::double as suggested_similarity
 from main.unmatched_intake_answers
--- A mart with no rows still yields one (null) row: see unmatched_intake_answers.absent.sql.
+-- A mart with no rows still yields the placeholder row of unmatched_intake_answers.absent.sql.
 union all
 select
-    null::varchar as answer,
-    null::bigint as referrals,
-    null::bigint as unknown_referrals,
-    null::varchar as suggested_partner_id,
-    null::double as suggested_similarity
+    '' as answer,
+    0::bigint as referrals,
+    0::bigint as unknown_referrals,
+    '' as suggested_partner_id,
+    0::double as suggested_similarity
 where not exists (select 1 from main.unmatched_intake_answers)
