@@ -220,11 +220,20 @@ def _resolve(
     raise GateError(f"unknown suite parameter {name!r} (see flows/gate.py for the known ones)")
 
 
+def _show(value: object) -> str:
+    # GX hands back numpy values (np.datetime64 pairs for column-pair checks): print them plainly.
+    if isinstance(value, tuple | list):
+        return "(" + ", ".join(_show(v) for v in value) + ")"
+    if hasattr(value, "dtype") and str(getattr(value, "dtype", "")).startswith("datetime64"):
+        return str(pd.Timestamp(value))
+    return str(value)
+
+
 def _observed(result: dict) -> str | None:
     if "observed_value" in result:
         return str(result["observed_value"])
     if result.get("unexpected_count"):
-        examples = ", ".join(str(v) for v in (result.get("partial_unexpected_list") or [])[:3])
+        examples = ", ".join(_show(v) for v in (result.get("partial_unexpected_list") or [])[:3])
         share = result.get("unexpected_percent") or 0.0
         return f"{share:.2f}% unexpected (e.g. {examples})"
     if "unexpected_count" in result:
