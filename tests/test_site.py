@@ -134,7 +134,8 @@ def _top_partner(demo_home: Path) -> str:
     con = duckdb.connect(str(demo_home / "published" / "marts.duckdb"), read_only=True)
     try:
         return con.sql(
-            "select partner_id from partners order by referrals desc, partner_id limit 1"
+            "select partner_id from partners where is_registered "
+            "order by referrals desc, partner_id limit 1"
         ).fetchone()[0]
     finally:
         con.close()
