@@ -102,6 +102,40 @@ def demo(
         _run_nightly(config_path, home_dir, demo=True)
 
 
+@app.command()
+def publish(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="The run configuration (its gate: settings)."),
+    ] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Gate the warehouse as the last run left it, and publish it only if the gate passes.
+
+    For re-publishing after changing a gate setting; no extraction, no dbt. Exit status as
+    for `run`.
+    """
+    from flows.config import ConfigError, GateConfig, load_config, resolve_home
+
+    home_dir = resolve_home(home)
+    try:
+        cfg = load_config(config) if config else None
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    _quiet_tools(home_dir)
+    from flows.lock import RunLocked
+    from flows.nightly import RunFailed, republish
+
+    if not (home_dir / "warehouse" / "refnet.duckdb").is_file():
+        _fail(f"no warehouse in {home_dir}; run `refnet run` first", EXIT_FAILED)
+    try:
+        summary = republish(cfg.gate if cfg else GateConfig(), home_dir)
+    except (RunFailed, RunLocked) as exc:
+        _fail(str(exc), EXIT_FAILED)
+    typer.echo(_summary_text(summary))
+    typer.echo(summary["site"])
+
+
 @app.command(
     context_settings={
         "allow_extra_args": True,

@@ -89,8 +89,20 @@ class ClinikoSource(_Strict):
         return f"https://api.{shard}.cliniko.com/v1"
 
 
+class GateConfig(_Strict):
+    """Thresholds of the configurable gate checks (expectations/ holds the checks themselves)."""
+
+    # Block when a mart has fewer rows than (1 - this share) of the last published run's.
+    max_row_drop: Annotated[float, Field(ge=0, le=1)] = 0.5
+    # Block when a source's last committed extraction (state/ cursors) is older than this.
+    max_source_age_hours: Annotated[float, Field(gt=0)] = 36.0
+    # Warn when more than this share of referrals has no attributed partner.
+    max_unknown_share: Annotated[float, Field(ge=0, le=1)] = 0.4
+
+
 class Config(_Strict):
     sources: Annotated[list[ClinikoSource], Field(min_length=1)]
+    gate: GateConfig = GateConfig()
     partners: Path | None = None
     # Day the funnel windows are judged against; unset means today (UTC).
     as_of: date | None = None

@@ -13,8 +13,16 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
 from flows.cliniko import extract_source
-from flows.config import ClinikoSource, Config, ConfigError, Settings, load_config, resolve_home
-from flows.gate import GateResult, run_gate
+from flows.config import (
+    ClinikoSource,
+    Config,
+    ConfigError,
+    GateConfig,
+    Settings,
+    load_config,
+    resolve_home,
+)
+from flows.gate import GateResult, load_history, results_paths, run_gate, write_results
 from flows.land import new_run_id, write_atomic
 from flows.lock import run_lock
 from flows.publish import marts_schema, publish
@@ -38,6 +46,7 @@ class RunSummary:
     streams: dict[str, list[dict]] = field(default_factory=dict)
     marts: dict[str, int] = field(default_factory=dict)
     gate: str | None = None
+    gate_report: str | None = None
     published: bool = False
     site: str | None = None
     error: str | None = None
@@ -56,6 +65,8 @@ class RunSummary:
             lines.append("  marts: " + ", ".join(f"{k} {v}" for k, v in self.marts.items()))
         if self.gate:
             lines.append("  " + self.gate.replace("\n", "\n  "))
+        if self.gate_report:
+            lines.append(f"  gate report: {self.gate_report}")
         if self.published:
             lines.append(f"  site: {self.site}")
         if self.error:
@@ -116,16 +127,33 @@ def transform(home: Path, as_of: date) -> dict:
 
 
 @task(cache_policy=NONE, timeout_seconds=1800)
-def gate(home: Path) -> GateResult:
+def gate(home: Path, settings: GateConfig, run_id: str) -> GateResult:
+    """Run the suites on the warehouse; results are kept under runs/ whatever the outcome."""
     warehouse = home / "warehouse" / "refnet.duckdb"
-    return run_gate(warehouse, marts_schema(warehouse))
+    result = run_gate(
+        warehouse,
+        marts_schema(warehouse),
+        settings=settings,
+        state_dir=home / "state",
+        published=home / "published" / "marts.duckdb",
+        run_id=run_id,
+    )
+    write_results(result, home / "runs")
+    return result
 
 
 @task(cache_policy=NONE, timeout_seconds=1800)
 def publish_all(home: Path, run_id: str) -> dict[str, int]:
     from flows.report import build_site
 
-    return publish(home, home / "warehouse" / "refnet.duckdb", run_id, build_site)
+    return publish(
+        home,
+        home / "warehouse" / "refnet.duckdb",
+        run_id,
+        build_site,
+        gate_history=load_history(home / "runs"),
+        gate_report=results_paths(home / "runs", run_id)[1],
+    )
 
 
 def _timed(summary: RunSummary, name: str, fn, *args, **kwargs):
@@ -147,6 +175,59 @@ def nightly(config_path: str, home: str | None = None, demo: bool = False) -> di
     home_dir = resolve_home(Path(home) if home else None)
     with run_lock(home_dir):
         return _nightly(config, home_dir, demo)
+
+
+def _gate_and_publish(
+    summary: RunSummary, settings: GateConfig, home: Path, gate_fn, publish_fn, in_flow: bool
+) -> None:
+    """The end of every run: gate the warehouse, then publish only if no blocking check failed."""
+    result = _timed(summary, "gate", gate_fn, home, settings, summary.run_id)
+    summary.gate = result.summary()
+    summary.gate_report = str(results_paths(home / "runs", summary.run_id)[1])
+    if in_flow:
+        try:
+            create_markdown_artifact(
+                markdown=result.markdown(),
+                key="gate-results",
+                description="refnet quality gate: every check, its severity and what it saw",
+            )
+        except Exception:  # the artifact is a convenience; never fail a run for it
+            pass
+    if not result.passed:
+        summary.status = "blocked"
+        summary.error = "the quality gate blocked publishing; the last good report stays up"
+        raise RunFailed(summary.error)
+    summary.marts = _timed(summary, "publish", publish_fn, home, summary.run_id)
+    summary.published = True
+    summary.status = "published"
+    summary.site = str(home / "site" / "index.html")
+
+
+def republish(settings: GateConfig, home_dir: Path) -> dict:
+    """Gate the warehouse as the last transform left it and publish it if the gate passes.
+
+    The same gate and publish steps as the nightly run, without extraction, dbt or Prefect:
+    for re-publishing after a gate setting changed, and the cheap path the gate tests use.
+    """
+    with run_lock(home_dir):
+        run_id = new_run_id()
+        summary = RunSummary(
+            run_id=run_id, home=str(home_dir), started_at=datetime.now(UTC).isoformat()
+        )
+        try:
+            _gate_and_publish(summary, settings, home_dir, gate.fn, publish_all.fn, in_flow=False)
+        except Exception as exc:
+            if summary.status == "running":
+                summary.status = "failed"
+            summary.error = summary.error or f"{type(exc).__name__}: {exc}"
+            raise RunFailed(summary.text()) from exc
+        finally:
+            summary.finished_at = datetime.now(UTC).isoformat()
+            write_atomic(
+                home_dir / "runs" / f"{run_id}.json",
+                json.dumps(asdict(summary), indent=2, default=str).encode(),
+            )
+        return asdict(summary)
 
 
 def _nightly(config: Config, home_dir: Path, demo: bool) -> dict:
@@ -172,16 +253,7 @@ def _nightly(config: Config, home_dir: Path, demo: bool) -> dict:
             raise RunFailed(summary.error)
         _timed(summary, "registry", land_partner_registry, config, home_dir)
         _timed(summary, "transform", transform, home_dir, config.as_of or datetime.now(UTC).date())
-        result = _timed(summary, "gate", gate, home_dir)
-        summary.gate = result.summary()
-        if not result.passed:
-            summary.status = "blocked"
-            summary.error = "the quality gate blocked publishing; the last good report stays up"
-            raise RunFailed(summary.error)
-        summary.marts = _timed(summary, "publish", publish_all, home_dir, run_id)
-        summary.published = True
-        summary.status = "published"
-        summary.site = str(home_dir / "site" / "index.html")
+        _gate_and_publish(summary, config.gate, home_dir, gate, publish_all, in_flow=True)
     except Exception as exc:
         if summary.status == "running":
             summary.status = "failed"
