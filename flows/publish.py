@@ -82,8 +82,12 @@ def publish(
     warehouse: Path,
     run_id: str,
     build_site: Callable[[Path, Path], Path],
+    before_swap: Callable[[Path], None] | None = None,
 ) -> dict[str, int]:
-    """Copy marts to a staging file, build the site from it, then swap both into place."""
+    """Copy marts to a staging file, build the site from it, then swap both into place.
+
+    `before_swap(staged)` may add tables (run history) to the staged file before it goes live.
+    """
     published = home / "published"
     sites = home / "sites"
     published.mkdir(parents=True, exist_ok=True)
@@ -97,6 +101,8 @@ def publish(
     try:
         counts = copy_marts(warehouse, marts_schema(warehouse), staged)
         build_site(staged, site_dir)
+        if before_swap is not None:
+            before_swap(staged)
         os.replace(staged, published / "marts.duckdb")
         _fsync_dir(published)
         swap_symlink(live_site, site_dir)
