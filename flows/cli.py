@@ -92,11 +92,13 @@ def run(
     """
     from flows.config import ConfigError, load_config, resolve_home
 
+    home_dir = resolve_home(home)
+    _quiet_tools(home_dir)  # before load_config: validating a cron imports Prefect
     try:
         load_config(config)
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
-    _run_nightly(config, resolve_home(home), demo=False)
+    _run_nightly(config, home_dir, demo=False)
 
 
 @app.command()
@@ -154,6 +156,8 @@ def serve(
     """
     from flows.config import ConfigError, Schedule, load_config, resolve_home
 
+    home_dir = resolve_home(home)
+    _quiet_tools(home_dir)  # before load_config: validating a cron imports Prefect
     try:
         cfg = load_config(config)
         # Re-validated through the config model so flags get the same checks as the file.
@@ -164,8 +168,6 @@ def serve(
         _fail(str(exc), EXIT_CONFIG)
     except ValueError as exc:
         _fail(f"invalid schedule: {exc}", EXIT_CONFIG)
-    home_dir = resolve_home(home)
-    _quiet_tools(home_dir)
     from flows.serve import ServeError
     from flows.serve import serve as serve_deployment
 

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -188,6 +189,12 @@ def test_overlapping_runs_one_publishes_and_readers_are_never_blocked(served: di
         assert needle in stdout
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 class _Receiver(BaseHTTPRequestHandler):
     posts: list[tuple[str, bytes]] = []
 
@@ -215,14 +222,14 @@ def test_failing_run_alerts_once_with_the_stage_and_no_secret(tmp_path: Path, wo
     _Receiver.posts = []
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     mailbox = _Mailbox()
-    smtp = Controller(mailbox, hostname="127.0.0.1", port=0)
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
     smtp.start()
     webhook = f"http://127.0.0.1:{receiver.server_address[1]}/hooks/{WEBHOOK_TOKEN}"
     alerts = {
         "webhook": {"env": "OPS_TEST_WEBHOOK"},
         "smtp": {
             "host": "127.0.0.1",
-            "port": smtp.server.sockets[0].getsockname()[1],
+            "port": smtp.port,
             "security": "none",
             "from": "refnet@clinic.example",
             "to": ["ops@clinic.example"],
