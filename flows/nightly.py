@@ -199,7 +199,7 @@ def _timed(summary: RunSummary, name: str, fn, *args, **kwargs):
     progress.current().start_stage(name)
     try:
         value = fn(*args, **kwargs)
-    except Exception as exc:
+    except BaseException as exc:  # a timeout or a cancellation also names the stage
         summary.stage(name, "failed", time.monotonic() - start)
         summary.error = f"{name} failed: {exc}"
         progress.current().end_stage(name, ok=False)
@@ -249,6 +249,7 @@ def _nightly(config: Config, home_dir: Path, demo: bool) -> dict:
         summary.gate = result.summary()
         if not result.passed:
             summary.status = "blocked"
+            summary.failed_stage = "gate"
             summary.error = "the quality gate blocked publishing; the last good report stays up"
             raise RunFailed(summary.error)
         summary.marts = _timed(summary, "publish", publish_all, home_dir, run_id, asdict(summary))

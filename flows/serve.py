@@ -111,9 +111,26 @@ def serve(
     server_port: int = 4200,
 ) -> None:
     """Register the deployment and run its scheduled runs until SIGTERM or Ctrl-C."""
-    with prefect_api(home, server_port):
-        from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    # Until Prefect's runner installs its own handler, SIGTERM must still unwind through the
+    # `finally` below (which stops the Prefect server we started), not kill us outright.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        _serve_with_api(config_path, home, cron, timezone, interval, server_port)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        print("refnet serve stopped", flush=True)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _serve_with_api(
+    config_path: Path, home: Path, cron: str, timezone: str, interval: int | None, port: int
+) -> None:
+    with prefect_api(home, port) as api_url:
         from prefect.schedules import Cron, Interval
+        from prefect.settings import PREFECT_API_URL, temporary_settings
 
         from flows.nightly import nightly
 
@@ -127,21 +144,29 @@ def serve(
             + (f"every {interval} s" if interval else f"cron '{cron}' ({timezone})"),
             flush=True,
         )
-        nightly.serve(
-            name=DEPLOYMENT_NAME,
-            schedules=[schedule],
-            parameters={"config_path": str(config_path.resolve()), "home": str(home)},
-            # One nightly at a time, server-side: a run due while one is going is cancelled
-            # (the next one catches up from the committed cursors). The run lock still
-            # guards against a `refnet run` started by hand.
-            global_limit=ConcurrencyLimitConfig(
-                limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
-            ),
-            # A stopped box leaves its schedule paused (no pile of late runs); serving again
-            # resumes it.
-            paused=False,
-            pause_on_shutdown=True,
-            tags=["refnet"],
-            print_starting_message=False,
-        )
-    print("refnet serve stopped", flush=True)
+        # Prefect reads its settings once at import (validating a cron imports it), so the
+        # URL set above must also be pushed into the settings context.
+        with temporary_settings({PREFECT_API_URL: api_url}):
+            _serve(nightly, config_path, home, schedule)
+
+
+def _serve(nightly, config_path: Path, home: Path, schedule) -> None:
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+
+    nightly.serve(
+        name=DEPLOYMENT_NAME,
+        schedules=[schedule],
+        parameters={"config_path": str(config_path.resolve()), "home": str(home)},
+        # One nightly at a time, server-side: a run due while one is going is cancelled
+        # (the next one catches up from the committed cursors). The run lock still
+        # guards against a `refnet run` started by hand.
+        global_limit=ConcurrencyLimitConfig(
+            limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+        ),
+        # A stopped box leaves its schedule paused (no pile of late runs); serving again
+        # resumes it.
+        paused=False,
+        pause_on_shutdown=True,
+        tags=["refnet"],
+        print_starting_message=False,
+    )

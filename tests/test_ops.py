@@ -363,3 +363,39 @@ def test_every_command_has_help(args: list[str], capsys):
     # `refnet sandbox` hands its arguments to argparse, which prints to the real stdout.
     assert result.exit_code == 0, result.output
     assert "usage" in (result.output + capsys.readouterr().out).lower()
+
+
+def test_progress_bars_render_stages_on_a_terminal():
+    import io
+
+    from rich.console import Console
+
+    from flows.progress import RichProgress
+
+    buffer = io.StringIO()
+    bars = RichProgress(Console(file=buffer, force_terminal=True, width=100))
+    bars.start_stage("extract", total=2)
+    bars.advance("extract", "headingley/patients 216")
+    bars.advance("extract", "headingley/invoices 540")
+    bars.end_stage("extract", ok=True)
+    bars.start_stage("transform")
+    bars.end_stage("transform", ok=False)
+    bars.close()
+    out = buffer.getvalue()
+    assert "extract" in out and "2/2" in out
+    assert "transform" in out and "failed" in out
+
+
+def test_prefect_yaml_deploys_the_nightly_flow_with_its_parameters():
+    import inspect
+
+    from flows.nightly import nightly
+
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    (deployment,) = spec["deployments"]
+    path, name = deployment["entrypoint"].split(":")
+    assert (REPO / path).is_file() and name == nightly.fn.__name__
+    assert set(deployment["parameters"]) <= set(inspect.signature(nightly.fn).parameters)
+    assert deployment["concurrency_limit"]["limit"] == 1
+    text = (REPO / "prefect.yaml").read_text()
+    assert "API_KEY:" not in text and "SECRET:" not in text  # secrets live in the environment
