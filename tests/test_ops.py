@@ -172,7 +172,12 @@ def test_overlapping_runs_one_publishes_and_readers_are_never_blocked(served: di
         stdout, stderr = first.communicate(timeout=900)
     finally:
         if first.poll() is None:
-            first.kill()
+            # SIGTERM, so the run stops its own children (Prefect server, dbt, Evidence).
+            first.terminate()
+            try:
+                first.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                first.kill()
     assert first.returncode == 0, stderr[-4000:]
 
     assert reader.sql("select count(*), count(distinct referral_id) from referrals").fetchone() == (
