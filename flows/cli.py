@@ -12,7 +12,10 @@ import typer
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 app = typer.Typer(
-    help="refnet: which referral partners bring patients through the door.",
+    help="refnet: which referral partners bring patients through the door.\n\n"
+    "Exit status of every command: 0 success; 1 the run did not publish (a source failed, "
+    "the gate blocked, a stage failed, or another run holds the data directory); "
+    "2 invalid configuration or usage.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -45,9 +48,18 @@ def _fail(message: str, code: int) -> None:
 
 def _run_nightly(config_path: Path, home: Path, demo: bool) -> None:
     _quiet_tools(home)
+    from flows import progress
+    from flows.lock import RunLocked, run_lock
     from flows.nightly import RunFailed, nightly
 
-    state = nightly(config_path=str(config_path), home=str(home), demo=demo, return_state=True)
+    try:
+        # Taken before Prefect starts, so a second run fails at once and touches nothing.
+        with run_lock(home), progress.shown_on_tty():
+            state = nightly(
+                config_path=str(config_path), home=str(home), demo=demo, return_state=True
+            )
+    except RunLocked as exc:
+        _fail(str(exc), EXIT_FAILED)
     if state.is_completed():
         summary = state.result()
         typer.echo(_summary_text(summary))
@@ -55,7 +67,7 @@ def _run_nightly(config_path: Path, home: Path, demo: bool) -> None:
         return
     try:
         state.result()
-    except RunFailed as exc:
+    except (RunFailed, RunLocked) as exc:
         _fail(str(exc), EXIT_FAILED)
     except Exception as exc:
         _fail(f"refnet run failed: {type(exc).__name__}: {exc}", EXIT_FAILED)
@@ -80,11 +92,13 @@ def run(
     """
     from flows.config import ConfigError, load_config, resolve_home
 
+    home_dir = resolve_home(home)
+    _quiet_tools(home_dir)  # before load_config: validating a cron imports Prefect
     try:
         load_config(config)
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
-    _run_nightly(config, resolve_home(home), demo=False)
+    _run_nightly(config, home_dir, demo=False)
 
 
 @app.command()
@@ -200,6 +214,53 @@ def resync(
 
 
 @app.command()
+def serve(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The run configuration (YAML).")],
+    home: HomeOpt = None,
+    cron: Annotated[
+        str | None, typer.Option(help="Cron schedule (default: the config's schedule.cron).")
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone of the cron (default: schedule.timezone).")
+    ] = None,
+    interval: Annotated[
+        int | None, typer.Option(min=10, help="Run every N seconds instead of on a cron.")
+    ] = None,
+    server_port: Annotated[
+        int,
+        typer.Option(help="Port of the local Prefect server (when PREFECT_API_URL is unset)."),
+    ] = 4200,
+) -> None:
+    """Serve the nightly run as a Prefect deployment on its schedule until SIGTERM or Ctrl-C.
+
+    Uses the Prefect server at $PREFECT_API_URL, else starts a local one (UI on --server-port).
+    SIGTERM cancels a run in progress (nothing half-written is published; its cursors resume),
+    pauses the schedule, and exits 0.
+    """
+    from flows.config import ConfigError, Schedule, load_config, resolve_home
+
+    home_dir = resolve_home(home)
+    _quiet_tools(home_dir)  # before load_config: validating a cron imports Prefect
+    try:
+        cfg = load_config(config)
+        # Re-validated through the config model so flags get the same checks as the file.
+        schedule = Schedule(
+            cron=cron or cfg.schedule.cron, timezone=timezone or cfg.schedule.timezone
+        )
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    except ValueError as exc:
+        _fail(f"invalid schedule: {exc}", EXIT_CONFIG)
+    from flows.serve import ServeError
+    from flows.serve import serve as serve_deployment
+
+    try:
+        serve_deployment(config, home_dir, schedule.cron, schedule.timezone, interval, server_port)
+    except ServeError as exc:
+        _fail(f"refnet serve: {exc}", EXIT_FAILED)
+
+
+@app.command()
 def status(
     home: HomeOpt = None,
     limit: Annotated[int, typer.Option(help="How many runs to list.")] = 10,
@@ -252,9 +313,24 @@ def config_check(config: Annotated[Path, typer.Argument(help="The run configurat
             source.resolve_api_key()
         if cfg.partners_path():
             load_registry(cfg.partners_path())
+        alerts = cfg.alerts
+        refs = {
+            "alerts.webhook": alerts.webhook if alerts else None,
+            "alerts.smtp.password": alerts.smtp.password if alerts and alerts.smtp else None,
+        }
+        for key, ref in refs.items():
+            if ref is not None and ref.env:  # blocks need the Prefect API: checked at run time
+                try:
+                    ref.resolve()
+                except ConfigError as exc:
+                    raise ConfigError(f"{config}: {key}: {exc}") from None
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
-    typer.echo(f"{config}: ok ({len(cfg.sources)} sources)")
+    receivers = [k for k in ("webhook", "smtp") if alerts and getattr(alerts, k)]
+    typer.echo(
+        f"{config}: ok ({len(cfg.sources)} sources; schedule '{cfg.schedule.cron}' "
+        f"{cfg.schedule.timezone}; alerts: {', '.join(receivers) or 'none'})"
+    )
 
 
 @partners_app.command("validate")

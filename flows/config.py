@@ -7,9 +7,18 @@ import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_INTAKE_QUESTION = "How did you hear about us?"
@@ -100,10 +109,119 @@ class GateConfig(_Strict):
     max_unknown_share: Annotated[float, Field(ge=0, le=1)] = 0.4
 
 
+def _env_name(v: str | None) -> str | None:
+    if v is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v):
+        raise ValueError("must be the name of an environment variable, not its value")
+    return v
+
+
+class Schedule(_Strict):
+    """When `refnet serve` runs the nightly flow."""
+
+    cron: str = "0 2 * * *"
+    # The clinic's IANA time zone, so 02:00 stays 02:00 across daylight-saving changes.
+    timezone: str = "UTC"
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        # Prefect's own parser, so what passes here is what the deployment accepts; imported
+        # only when a cron is given (importing prefect costs seconds).
+        from prefect._vendor.croniter import croniter
+
+        if len(v.split()) != 5 or not croniter.is_valid(v):
+            raise ValueError(f"'{v}' is not a 5-field cron expression (e.g. '0 2 * * *')")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{v}' is not an IANA time zone (e.g. 'Europe/London')") from None
+        return v
+
+
+class SecretRef(_Strict):
+    """Where a secret lives: an environment variable or a Prefect Secret block, never the file."""
+
+    env: str | None = None
+    block: str | None = None
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, v: str | None) -> str | None:
+        return _env_name(v)
+
+    @model_validator(mode="after")
+    def _one_place(self) -> SecretRef:
+        if (self.env is None) == (self.block is None):
+            raise ValueError("give exactly one of env (a variable name) or block (a Secret block)")
+        return self
+
+    def resolve(self) -> str:
+        """The secret's value; ConfigError (naming where it was looked for) when it is missing."""
+        if self.env:
+            value = os.environ.get(self.env, "").strip()
+            if not value:
+                raise ConfigError(f"environment variable {self.env} is not set")
+            return value
+        if self.block:
+            from prefect.blocks.system import Secret
+
+            try:
+                value = Secret.load(self.block).get()
+            except ValueError as exc:
+                raise ConfigError(f"Prefect Secret block '{self.block}': {exc}") from None
+            return str(value)
+        raise ConfigError("set env (an environment variable name) or block (a Secret block name)")
+
+
+class SmtpAlerts(_Strict):
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password: SecretRef | None = None
+    sender: str = Field(alias="from")
+    to: Annotated[list[str], Field(min_length=1)]
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, v: str) -> str:
+        if not _EMAIL.match(v):
+            raise ValueError("must be an e-mail address")
+        return v
+
+    @field_validator("to")
+    @classmethod
+    def _recipients(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if not _EMAIL.match(a)]
+        if bad:
+            raise ValueError(f"not e-mail addresses: {', '.join(bad)}")
+        return v
+
+
+class Alerts(_Strict):
+    """Who hears about a run that did not publish (and, if asked, about every run)."""
+
+    # The webhook URL is itself a credential (Slack/Teams URLs carry their token).
+    webhook: SecretRef | None = None
+    smtp: SmtpAlerts | None = None
+    on: Annotated[list[Literal["failed", "blocked", "published"]], Field(min_length=1)] = [
+        "failed",
+        "blocked",
+    ]
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+
 class Config(_Strict):
     sources: Annotated[list[ClinikoSource], Field(min_length=1)]
     gate: GateConfig = GateConfig()
     partners: Path | None = None
+    schedule: Schedule = Schedule()
+    alerts: Alerts | None = None
     # Day the funnel windows are judged against; unset means today (UTC).
     as_of: date | None = None
     path: Path | None = Field(default=None, exclude=True)

@@ -8,10 +8,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
+from flows import progress
+from flows.alerts import redact, secret_values, send_alerts
 from flows.cliniko import extract_source
 from flows.config import (
     ClinikoSource,
@@ -23,6 +25,7 @@ from flows.config import (
     resolve_home,
 )
 from flows.gate import GateResult, load_history, results_paths, run_gate, write_results
+from flows.history import write_history
 from flows.land import new_run_id, write_atomic
 from flows.lock import run_lock
 from flows.publish import marts_schema, publish
@@ -48,19 +51,36 @@ class RunSummary:
     gate: str | None = None
     gate_report: str | None = None
     published: bool = False
+    failed_stage: str | None = None
     site: str | None = None
     error: str | None = None
 
     def stage(self, name: str, status: str, seconds: float, **extra) -> None:
         self.stages[name] = {"status": status, "seconds": round(seconds, 2), **extra}
+        if status == "failed" and self.failed_stage is None:
+            self.failed_stage = name
 
     def text(self) -> str:
-        lines = [f"refnet run {self.run_id}: {self.status}"]
+        """The human summary printed at the end of a run and sent with alerts."""
+        head = self.status
+        if self.failed_stage:
+            head = f"{self.status} at stage {self.failed_stage}"
+        lines = [f"refnet run {self.run_id}: {head}"]
+        if self.published:
+            lines.append("  published: yes (marts and site replaced)")
+        elif self.status != "running":
+            lines.append("  published: no (the previous marts and site stay live)")
         for name, info in self.stages.items():
             lines.append(f"  {name:<10} {info['status']:<8} {info['seconds']:>7.1f} s")
+        if self.finished_at:
+            total = datetime.fromisoformat(self.finished_at) - datetime.fromisoformat(
+                self.started_at
+            )
+            lines.append(f"  {'total':<10} {'':<8} {total.total_seconds():>7.1f} s")
         for account, streams in self.streams.items():
-            total = sum(s["records"] for s in streams)
-            lines.append(f"  source {account}: {total} records in {len(streams)} streams")
+            total_records = sum(s["records"] for s in streams)
+            lines.append(f"  source {account}: {total_records} records in {len(streams)} streams")
+            lines.append("    " + ", ".join(f"{s['stream']} {s['records']}" for s in streams))
         if self.marts:
             lines.append("  marts: " + ", ".join(f"{k} {v}" for k, v in self.marts.items()))
         if self.gate:
@@ -105,7 +125,10 @@ def _is_io_error(task, task_run, state) -> bool:
     timeout_seconds=4 * 3600,
 )
 def extract_account(source: ClinikoSource, home: Path, run_id: str, secret: bytes) -> list[dict]:
-    return [asdict(s) for s in extract_source(source, home, run_id, secret)]
+    results = extract_source(source, home, run_id, secret)
+    total = sum(s.records for s in results)
+    progress.current().advance("extract", f"{source.name}: {total} records")
+    return [asdict(s) for s in results]
 
 
 @task(cache_policy=NONE, timeout_seconds=300)
@@ -143,8 +166,26 @@ def gate(home: Path, settings: GateConfig, run_id: str) -> GateResult:
 
 
 @task(cache_policy=NONE, timeout_seconds=1800)
-def publish_all(home: Path, run_id: str) -> dict[str, int]:
+def publish_all(home: Path, run_id: str, record: dict) -> dict[str, int]:
+    """Publish marts and site; the staged marts get `run_history`, this run included."""
     from flows.report import build_site
+
+    start = time.monotonic()
+    live = home / "published" / "marts.duckdb"
+
+    def add_history(staged: Path) -> None:
+        # This run as it will be recorded: published, its publish stage timed to the swap.
+        now = {
+            **record,
+            "status": "published",
+            "published": True,
+            "finished_at": datetime.now(UTC).isoformat(),
+            "stages": {
+                **record["stages"],
+                "publish": {"status": "ok", "seconds": round(time.monotonic() - start, 2)},
+            },
+        }
+        write_history(staged, home, now, previous=live)
 
     return publish(
         home,
@@ -153,18 +194,22 @@ def publish_all(home: Path, run_id: str) -> dict[str, int]:
         build_site,
         gate_history=load_history(home / "runs"),
         gate_report=results_paths(home / "runs", run_id)[1],
+        before_swap=add_history,
     )
 
 
 def _timed(summary: RunSummary, name: str, fn, *args, **kwargs):
     start = time.monotonic()
+    progress.current().start_stage(name)
     try:
         value = fn(*args, **kwargs)
-    except Exception as exc:
+    except BaseException as exc:  # a timeout or a cancellation also names the stage
         summary.stage(name, "failed", time.monotonic() - start)
         summary.error = f"{name} failed: {exc}"
+        progress.current().end_stage(name, ok=False)
         raise
     summary.stage(name, "ok", time.monotonic() - start)
+    progress.current().end_stage(name, ok=True)
     return value
 
 
@@ -195,9 +240,10 @@ def _gate_and_publish(
             pass
     if not result.passed:
         summary.status = "blocked"
+        summary.failed_stage = "gate"
         summary.error = "the quality gate blocked publishing; the last good report stays up"
         raise RunFailed(summary.error)
-    summary.marts = _timed(summary, "publish", publish_fn, home, summary.run_id)
+    summary.marts = _timed(summary, "publish", publish_fn, home, summary.run_id, asdict(summary))
     summary.published = True
     summary.status = "published"
     summary.site = str(home / "site" / "index.html")
@@ -235,9 +281,12 @@ def _nightly(config: Config, home_dir: Path, demo: bool) -> dict:
     summary = RunSummary(
         run_id=run_id, home=str(home_dir), started_at=datetime.now(UTC).isoformat()
     )
+    secrets: list[str] = []
     try:
         secret = pseudonym_secret(demo)
+        secrets = secret_values(config, [secret.decode()])
         start = time.monotonic()
+        progress.current().start_stage("extract", total=len(config.sources))
         futures = {
             s.name: extract_account.submit(s, home_dir, run_id, secret) for s in config.sources
         }
@@ -248,19 +297,26 @@ def _nightly(config: Config, home_dir: Path, demo: bool) -> dict:
             except Exception as exc:
                 failed.append(f"source '{name}': {exc}")
         summary.stage("extract", "failed" if failed else "ok", time.monotonic() - start)
+        progress.current().end_stage("extract", ok=not failed)
         if failed:
             summary.error = "extraction failed, nothing published: " + "; ".join(failed)
             raise RunFailed(summary.error)
         _timed(summary, "registry", land_partner_registry, config, home_dir)
         _timed(summary, "transform", transform, home_dir, config.as_of or datetime.now(UTC).date())
         _gate_and_publish(summary, config.gate, home_dir, gate, publish_all, in_flow=True)
-    except Exception as exc:
+    except BaseException as exc:  # a flow timeout or Ctrl-C is recorded and alerted too
         if summary.status == "running":
             summary.status = "failed"
         summary.error = summary.error or f"{type(exc).__name__}: {exc}"
-        raise RunFailed(summary.text()) from exc
+        summary.finished_at = datetime.now(UTC).isoformat()
+        if not isinstance(exc, Exception):
+            raise
+        raise RunFailed(redact(summary.text(), secrets)) from exc
     finally:
         summary.finished_at = datetime.now(UTC).isoformat()
+        # Exception texts can quote a key or URL: nothing leaves this run unscrubbed.
+        summary.error = redact(summary.error, secrets)
+        summary.gate = redact(summary.gate, secrets)
         write_atomic(
             home_dir / "runs" / f"{run_id}.json",
             json.dumps(asdict(summary), indent=2, default=str).encode(),
@@ -273,4 +329,7 @@ def _nightly(config: Config, home_dir: Path, demo: bool) -> dict:
             )
         except Exception:  # the artifact is a convenience; never fail a run for it
             pass
+        sent = send_alerts(config.alerts, asdict(summary), summary.text(), secrets)
+        if sent:
+            get_run_logger().info("alert sent (%s) for run %s", ", ".join(sent), run_id)
     return asdict(summary)

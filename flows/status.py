@@ -43,7 +43,12 @@ def status_text(home: Path, limit: int = 10) -> str:
         return f"no runs yet in {home}"
     lines = [f"last {len(runs)} runs in {home}:"]
     for run in runs:
-        lines.append(f"{run['run_id']}  {run['status']:<9} started {run['started_at'][:19]}")
+        published = "published" if run.get("published") else "not published"
+        stage = f" at {run['failed_stage']}" if run.get("failed_stage") else ""
+        lines.append(
+            f"{run['run_id']}  {run['status'] + stage:<20} started {run['started_at'][:19]}"
+            f"  ({published})"
+        )
         for name, stage in run.get("stages", {}).items():
             lines.append(f"    {name:<10} {stage['status']:<7} {stage['seconds']:>7.1f} s")
         for account, streams in run.get("streams", {}).items():
@@ -51,6 +56,8 @@ def status_text(home: Path, limit: int = 10) -> str:
             lines.append(f"    {account}: {counts}")
         if run.get("marts"):
             lines.append("    marts: " + ", ".join(f"{k} {v}" for k, v in run["marts"].items()))
+        if run.get("gate"):
+            lines.append(f"    {run['gate'].splitlines()[0]}")
         if run.get("error"):
             lines.append(f"    why: {run['error']}")
     fresh = source_freshness(home)
