@@ -168,6 +168,10 @@ ALLOWED: dict[str, dict[str, str | None]] = {
     },
 }
 
+# The Cliniko patient custom field (radio buttons Yes / No) that records whether the patient agrees
+# that their progress is shared with the partner who referred them. Absent or unanswered means no.
+CONSENT_FIELD = "Share my progress with my referrer"
+
 _UK_POSTCODE = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?)\s*\d[A-Z]{2}$")
 
 
@@ -179,6 +183,7 @@ class LandingError(Exception):
 class Pseudonymiser:
     secret: bytes
     intake_question: str
+    consent_field: str = CONSENT_FIELD
 
     def patient_key(self, account: str, patient_id: str) -> str:
         msg = f"{account}:{patient_id}".encode()
@@ -196,6 +201,10 @@ class Pseudonymiser:
             out["patient_key"] = self.patient_key(account, str(record["id"]))
             out["birth_year"] = _birth_year(record.get("date_of_birth"))
             out["postcode_district"] = _postcode_district(record.get("post_code"))
+            # Only the consent answer leaves custom_fields (other fields may hold anything).
+            out["shares_with_referrer"] = referrer_consent(
+                record.get("custom_fields"), self.consent_field
+            )
         elif stream == "patient_forms":
             out["heard_about_answer"] = intake_answer(record.get("content"), self.intake_question)
         elif stream == "group_appointments" and isinstance(out.get("patient_ids"), list):
@@ -221,6 +230,28 @@ def _postcode_district(post_code: object) -> str | None:
         return None
     match = _UK_POSTCODE.match(post_code.strip().upper())
     return match.group(1) if match else None
+
+
+def referrer_consent(custom_fields: object, field_name: str) -> bool | None:
+    """True / False for the consent custom field's selected Yes / No option, else None."""
+    if not isinstance(custom_fields, dict):
+        return None
+    wanted = field_name.strip().casefold()
+    for section in custom_fields.get("sections") or []:
+        for item in (section or {}).get("fields") or []:
+            if str((item or {}).get("name", "")).strip().casefold() != wanted:
+                continue
+            picked = [
+                str(o.get("name", "")).strip().casefold()
+                for o in item.get("options") or []
+                if (o or {}).get("selected")
+            ]
+            if picked == ["yes"]:
+                return True
+            if picked == ["no"]:
+                return False
+            return None
+    return None
 
 
 def intake_answer(content: object, question: str) -> str | None:

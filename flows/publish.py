@@ -16,7 +16,18 @@ from flows.land import _fsync_dir
 
 log = logging.getLogger(__name__)
 
-PUBLISHED_MARTS = ("referrals", "partners", "partner_performance_monthly", "funnel_monthly")
+PUBLISHED_MARTS = (
+    "referrals",
+    "partners",
+    "partner_performance_monthly",
+    "funnel_monthly",
+    "clinics",
+    "appointments",
+    "partner_health",
+    "network_summary",
+    "partner_feedback",
+    "unmatched_intake_answers",
+)
 KEEP_SITES = 3
 
 

@@ -48,6 +48,16 @@ Referrals (patient cases), as_of 2024-11-30 (evaluated at 2024-12-01T00:00Z):
      Referral source: a patient.
 6004 harbour: received 11-10 01:00Z; an appointment with no case link, at Perth, in December.
      Referral source: custom type "Social media" / "Instagram".
+5012-5014 leeds: received 07-05, 07-12 and 07-19 at 10:00Z; nothing since. Referral source
+     "Gyms & Clubs" / "City Strength": city-gym had 3 referrals in the 90 days before the last
+     90 and 1 (5007) in the last 90, so it is `quiet`.
+
+Consent ("Share my progress with my referrer", landed as `shares_with_referrer`): yes for
+patients 3001, 3002, 4001, 4002; *no* for 3009 (5009); unanswered for everyone else.
+
+Registry: tiers A (30-day check-ins) leeds-gp and harbour-ortho, B (60) oakwood-chiro and
+bondi-pilates (started 2024-10-15: `new`), C (90) city-gym; touchpoints leeds-gp 2024-08-01,
+city-gym 2024-10-01 and a planned one on 2024-12-10 (after as_of: not counted).
 """
 
 from __future__ import annotations
@@ -184,6 +194,10 @@ def referral_source(
     }
 
 
+# The consent custom field as flows/land.py lands it: True / False, None when unanswered.
+CONSENT = {3001: True, 3002: True, 3009: False, 4001: True, 4002: True}
+
+
 def patient(pid: int, created_at: str) -> dict[str, Any]:
     # Already pseudonymised, as landed by flows/land.py.
     return {
@@ -191,6 +205,7 @@ def patient(pid: int, created_at: str) -> dict[str, Any]:
         "patient_key": f"pk-{pid}",
         "birth_year": 1980 + pid % 30,
         "postcode_district": "LS6" if pid < 4000 else None,
+        "shares_with_referrer": CONSENT.get(pid),
         "created_at": created_at,
         "updated_at": created_at,
         "archived_at": "",
@@ -394,8 +409,11 @@ def leeds_records() -> dict[str, list[dict[str, Any]]]:
             referral_source(3006, 3),
             referral_source(3008, 12),
             referral_source(3009, 2, referrer=("contacts", 101), referrer_type="Contact"),
+            referral_source(3011, 11, subcategory="City Strength"),
+            referral_source(3012, 11, subcategory="City Strength"),
+            referral_source(3013, 11, subcategory="City Strength"),
         ],
-        "patients": [patient(p, "2024-01-01T00:00:00Z") for p in range(3001, 3011)],
+        "patients": [patient(p, "2024-01-01T00:00:00Z") for p in range(3001, 3014)],
         "patient_cases": [
             # 5001's first version (no contact yet); the newer version lands in run 2.
             patient_case(5001, 3001, "2024-09-02T09:00:00Z", updated_at="2024-09-02T09:00:00Z"),
@@ -410,6 +428,10 @@ def leeds_records() -> dict[str, list[dict[str, Any]]]:
             patient_case(5010, 3010, "2024-10-05T09:00:00Z", deleted_at="2024-10-05T10:00:00Z"),
             # 3002 comes back: a new episode with no signal of its own.
             patient_case(5011, 3002, "2024-11-25T10:00:00Z"),
+            # city-gym's busier summer: three referrals nobody followed up.
+            patient_case(5012, 3011, "2024-07-05T10:00:00Z"),
+            patient_case(5013, 3012, "2024-07-12T10:00:00Z"),
+            patient_case(5014, 3013, "2024-07-19T10:00:00Z"),
         ],
         "individual_appointments": [
             # 5001: two attended.
@@ -658,7 +680,14 @@ def _write_registry(raw_dir: Path) -> None:
                 ["Amelia Nguyen", "Dr Nguyen"],
                 [],
             ],
-            "start_date": [date(2023, 1, 1), None, date(2024, 1, 15), None, date(2022, 6, 1), None],
+            "start_date": [
+                date(2023, 1, 1),
+                None,
+                date(2024, 1, 15),
+                None,
+                date(2022, 6, 1),
+                date(2024, 10, 15),
+            ],
         },
         schema=pa.schema(
             [
@@ -717,10 +746,10 @@ def _write_registry(raw_dir: Path) -> None:
     )
     touchpoints = pa.table(
         {
-            "partner_id": ["leeds-gp", "city-gym"],
-            "touchpoint_date": [date(2024, 8, 1), date(2024, 10, 1)],
-            "kind": ["check_in", "referral_guide_sent"],
-            "note": ["Lunch and learn", None],
+            "partner_id": ["leeds-gp", "city-gym", "city-gym"],
+            "touchpoint_date": [date(2024, 8, 1), date(2024, 10, 1), date(2024, 12, 10)],
+            "kind": ["check_in", "referral_guide_sent", "talk"],
+            "note": ["Lunch and learn", None, "Planned: injury-prevention talk"],
         },
         schema=pa.schema(
             [

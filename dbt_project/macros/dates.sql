@@ -32,3 +32,18 @@
 {% macro days_between(start_at, end_at) -%}
     round((epoch({{ end_at }}) - epoch({{ start_at }})) / 86400.0, 2)
 {%- endmacro %}
+
+{#- The `as_of` date itself (DATE): the last day whose events are visible. -#}
+{% macro as_of_date() -%}
+    {%- set as_of = var('as_of', none) -%}
+    {%- if as_of -%}
+        cast('{{ as_of }}' as date)
+    {%- else -%}
+        current_date
+    {%- endif -%}
+{%- endmacro %}
+
+{#- First day of the quarter (DATE) of a DATE or TIMESTAMP. -#}
+{% macro quarter_start(column) -%}
+    cast(date_trunc('quarter', {{ column }}) as date)
+{%- endmacro %}

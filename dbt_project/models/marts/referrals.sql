@@ -32,6 +32,17 @@ partners as (
 
 ),
 
+-- Consent to share progress with the referrer (a patient custom field; absent = not shared).
+patients as (
+
+    select
+        account,
+        patient_id,
+        shares_with_referrer
+    from {{ ref('stg_cliniko__patients') }}
+
+),
+
 businesses as (
 
     select
@@ -84,7 +95,9 @@ final as (
         attributed.booking_code_partner_id,
         attributed.referral_source_partner_id,
         attributed.intake_answer_partner_id,
-        attributed.has_conflicting_signals
+        attributed.has_conflicting_signals,
+        {{ quarter_start('journey.received_month') }} as received_quarter,
+        coalesce(patients.shares_with_referrer, false) as is_shared_with_referrer
     from journey
     inner join attributed
         on journey.referral_id = attributed.referral_id
@@ -93,6 +106,9 @@ final as (
     left join businesses
         on journey.account = businesses.account
         and journey.business_id = businesses.business_id
+    left join patients
+        on journey.account = patients.account
+        and journey.patient_id = patients.patient_id
 
 )
 
