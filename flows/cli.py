@@ -35,7 +35,8 @@ def _quiet_tools(home: Path) -> None:
     """Telemetry off and generous start-up limits, before Prefect or dbt is imported."""
     os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    # A loaded 2-core box needs minutes, not Prefect's default 20 s, to start its server.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "flows")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
     os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -46,8 +47,24 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+def _prepare_home(home: Path) -> None:
+    """Create the data directory up front: Prefect cannot start without a writable home."""
+    try:
+        (home / "prefect").mkdir(parents=True, exist_ok=True)
+        probe = home / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        _fail(
+            f"cannot write to the data directory {home}: {exc.strerror}; "
+            "choose another --home or fix its permissions",
+            EXIT_CONFIG,
+        )
+
+
 def _run_nightly(config_path: Path, home: Path, demo: bool) -> None:
     _quiet_tools(home)
+    _prepare_home(home)
     from flows import progress
     from flows.lock import RunLocked, run_lock
     from flows.nightly import RunFailed, nightly
@@ -96,6 +113,11 @@ def run(
     _quiet_tools(home_dir)  # before load_config: validating a cron imports Prefect
     try:
         load_config(config)
+        _prepare_home(home_dir)  # importing flows.nightly imports Prefect, which needs it
+        # Checked before Prefect starts, so a missing secret fails in a second, not a minute.
+        from flows.nightly import pseudonym_secret
+
+        pseudonym_secret(demo=False)
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
     _run_nightly(config, home_dir, demo=False)
@@ -289,14 +311,22 @@ def export(
     marts = resolve_home(home) / "published" / "marts.duckdb"
     if not marts.is_file():
         _fail(f"no published marts at {marts}; run `refnet run` or `refnet demo` first", 1)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(f"cannot create {out}: {exc.strerror}", EXIT_CONFIG)
     con = duckdb.connect(str(marts), read_only=True)
     try:
         for table in PUBLISHED_MARTS:
             target = out / f"{table}.{format}"
-            options = "(format parquet)" if format == "parquet" else "(header, delimiter ',')"
-            con.execute(f"copy {table} to '{target}' {options}")
+            relation = con.table(table)
+            if format == "parquet":
+                relation.write_parquet(str(target))
+            else:
+                relation.write_csv(str(target), header=True)
             typer.echo(str(target))
+    except (duckdb.Error, OSError) as exc:
+        _fail(f"export to {out} failed: {exc}", EXIT_FAILED)
     finally:
         con.close()
 

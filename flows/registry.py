@@ -8,10 +8,9 @@ from typing import Annotated, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from flows.config import ConfigError
+from flows.config import ConfigError, read_yaml
 from flows.land import write_atomic
 
 PartnerKind = Literal[
@@ -99,10 +98,7 @@ class Registry(_Strict):
 
 def load_registry(path: Path) -> Registry:
     """Validate a registry file; errors name the file, the entry (id or position) and the key."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read partner registry: {exc}") from exc
+    data = read_yaml(path, "partner registry")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with a 'partners' list")
     try:
