@@ -94,7 +94,7 @@ appointments as (
         -- Deleted appointments were never real bookings (entered in error): status `deleted`,
         -- never counted. Cliniko's API deletes an appointment by archiving it, so archived
         -- counts as deleted. Cancelled ones are real and kept.
-        is_deleted or is_archived as is_deleted,
+        is_deleted or coalesce(is_archived, false) as is_deleted,
         extracted_at
     from {{ ref('stg_cliniko__individual_appointments') }} as source_appointments
     where appointment_id is not null
