@@ -121,6 +121,7 @@ def test_every_stream_lands_every_record_including_hidden_ones(world, clean_home
             "birth_year",
             "postcode_district",
             "heard_about_answer",
+            "shares_with_referrer",
         }
         assert set(record) <= allowed, set(record) - allowed
 
