@@ -150,7 +150,9 @@ def source_freshness(state_dir: Path, now: datetime | None = None) -> pd.DataFra
     for path in sorted(state_dir.glob("*/*/*.json")):
         key = (path.parent.parent.name, path.parent.name)
         try:
-            committed = datetime.fromisoformat(json.loads(path.read_text())["committed_at"])
+            body = json.loads(path.read_text())
+            # checked_at: the last complete read; older state files only have committed_at.
+            committed = datetime.fromisoformat(body.get("checked_at") or body["committed_at"])
         except (ValueError, KeyError, TypeError):
             committed = None  # an unreadable cursor counts as "not known to be fresh"
         best, streams = latest.get(key, (None, 0))

@@ -359,6 +359,16 @@ class CursorStore:
         }
         write_atomic(self._path(source_kind, account, stream), json.dumps(body).encode())
 
+    def mark_checked(self, source_kind: str, account: str, stream: str, run_id: str) -> None:
+        """Record a complete, successful pass over the stream, even one that found nothing new:
+        freshness is about when the source was last read, not when it last changed."""
+        path = self._path(source_kind, account, stream)
+        body = {"updated_at": None}
+        if path.exists():
+            body = json.loads(path.read_text())
+        body.update(checked_at=datetime.now(UTC).isoformat(), checked_run_id=run_id)
+        write_atomic(path, json.dumps(body).encode())
+
     def reset(self, source_kind: str, account: str) -> None:
         folder = self.state_dir / source_kind / account
         for path in folder.glob("*.json"):

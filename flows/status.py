@@ -22,7 +22,8 @@ def source_freshness(home: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for path in (home / "state").glob("*/*/*.json"):
         try:
-            committed = json.loads(path.read_text()).get("committed_at")
+            body = json.loads(path.read_text())
+            committed = body.get("checked_at") or body.get("committed_at")
         except ValueError:
             continue
         account = f"{path.parent.parent.name}/{path.parent.name}"

@@ -65,7 +65,7 @@ def _age_cursors(home: Path, days: int) -> None:
     old = (datetime.now(UTC) - timedelta(days=days)).isoformat()
     for path in (home / "state").rglob("*.json"):
         body = json.loads(path.read_text())
-        body["committed_at"] = old
+        body["committed_at"] = body["checked_at"] = old
         path.write_text(json.dumps(body))
 
 
