@@ -112,7 +112,14 @@ def run(
     home_dir = resolve_home(home)
     _quiet_tools(home_dir)  # before load_config: validating a cron imports Prefect
     try:
-        load_config(config)
+        cfg = load_config(config)
+        # Fail in a second, not after minutes of extraction: keys and registry first.
+        for source in cfg.sources:
+            source.resolve_api_key()
+        if cfg.partners_path():
+            from flows.registry import load_registry
+
+            load_registry(cfg.partners_path(), [s.name for s in cfg.sources])
         _prepare_home(home_dir)  # importing flows.nightly imports Prefect, which needs it
         # Checked before Prefect starts, so a missing secret fails in a second, not a minute.
         from flows.nightly import pseudonym_secret
@@ -342,7 +349,7 @@ def config_check(config: Annotated[Path, typer.Argument(help="The run configurat
         for source in cfg.sources:
             source.resolve_api_key()
         if cfg.partners_path():
-            load_registry(cfg.partners_path())
+            load_registry(cfg.partners_path(), [s.name for s in cfg.sources])
         alerts = cfg.alerts
         refs = {
             "alerts.webhook": alerts.webhook if alerts else None,

@@ -51,7 +51,7 @@ class ClinikoSource(_Strict):
     api_key: SecretStr | None = None
     base_url: str | None = None
     contact_email: str
-    requests_per_minute: Annotated[int, Field(ge=1, le=6000)] = 200
+    requests_per_minute: Annotated[int, Field(strict=True, ge=1, le=6000)] = 200
     intake_question: str = DEFAULT_INTAKE_QUESTION
 
     @field_validator("name")
@@ -74,6 +74,13 @@ class ClinikoSource(_Strict):
         if v is not None and not re.match(r"^https?://", v):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/") if v else v
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_not_blank(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().strip():
+            raise ValueError("is empty; set the key, or remove api_key and use api_key_env")
+        return v
 
     def resolve_api_key(self) -> str:
         """The key from `api_key` or from the variable `api_key_env` names."""
@@ -102,11 +109,11 @@ class GateConfig(_Strict):
     """Thresholds of the configurable gate checks (expectations/ holds the checks themselves)."""
 
     # Block when a mart has fewer rows than (1 - this share) of the last published run's.
-    max_row_drop: Annotated[float, Field(ge=0, le=1)] = 0.5
+    max_row_drop: Annotated[float, Field(strict=True, ge=0, le=1)] = 0.5
     # Block when a source's last committed extraction (state/ cursors) is older than this.
-    max_source_age_hours: Annotated[float, Field(gt=0)] = 36.0
+    max_source_age_hours: Annotated[float, Field(strict=True, gt=0)] = 36.0
     # Warn when more than this share of referrals has no attributed partner.
-    max_unknown_share: Annotated[float, Field(ge=0, le=1)] = 0.4
+    max_unknown_share: Annotated[float, Field(strict=True, ge=0, le=1)] = 0.4
 
 
 def _env_name(v: str | None) -> str | None:
@@ -180,7 +187,7 @@ class SecretRef(_Strict):
 
 class SmtpAlerts(_Strict):
     host: str
-    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    port: Annotated[int, Field(strict=True, ge=1, le=65535)] = 587
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username: str | None = None
     password: SecretRef | None = None
@@ -213,7 +220,7 @@ class Alerts(_Strict):
         "failed",
         "blocked",
     ]
-    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    timeout_seconds: Annotated[float, Field(strict=True, gt=0, le=120)] = 10.0
 
 
 class Config(_Strict):

@@ -134,7 +134,8 @@ def extract_account(source: ClinikoSource, home: Path, run_id: str, secret: byte
 @task(cache_policy=NONE, timeout_seconds=300)
 def land_partner_registry(config: Config, home: Path) -> dict[str, int]:
     path = config.partners_path()
-    return land_registry(load_registry(path) if path else None, home / "raw")
+    names = [s.name for s in config.sources]
+    return land_registry(load_registry(path, names) if path else None, home / "raw")
 
 
 @task(cache_policy=NONE, timeout_seconds=3600)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
@@ -96,8 +97,26 @@ class Registry(_Strict):
         return self
 
 
-def load_registry(path: Path) -> Registry:
-    """Validate a registry file; errors name the file, the entry (id or position) and the key."""
+def load_registry(path: Path, source_names: Iterable[str] | None = None) -> Registry:
+    """Validate a registry file; errors name the file, the entry (id or position) and the key.
+    With `source_names` (the configured sources), a link to any other source is refused: a typo
+    there would silently attribute nothing to the partner."""
+    registry = _parse_registry(path)
+    if source_names is not None:
+        known = set(source_names)
+        bad = [
+            f"  partner '{p.id}': pms[{i}].source: no source named '{link.source}' in the "
+            f"configuration (configured: {', '.join(sorted(known)) or 'none'})"
+            for p in registry.partners
+            for i, link in enumerate(p.pms)
+            if link.source not in known
+        ]
+        if bad:
+            raise ConfigError("\n".join([f"{path}: invalid partner registry", *bad]))
+    return registry
+
+
+def _parse_registry(path: Path) -> Registry:
     data = read_yaml(path, "partner registry")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with a 'partners' list")

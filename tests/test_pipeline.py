@@ -147,6 +147,17 @@ def test_wrong_api_key_fails_and_leaves_published_untouched(demo_home: Path):
             "sources:\n  - {name: x, kind: cliniko, contact_email: a@b.co, api_kye_env: K}\n",
             "api_kye_env",
         ),
+        (
+            "sources:\n  - {name: x, kind: cliniko, contact_email: a@b.co, api_key: K,"
+            " requests_per_minute: true}\n",
+            "requests_per_minute",
+        ),
+        ("sources:\n  - {name: x, kind: cliniko, contact_email: a@b.co, api_key: ''}\n", "api_key"),
+        (
+            "sources:\n  - {name: x, kind: cliniko, contact_email: a@b.co,"
+            " api_key_env: NO_SUCH_V}\n",
+            "NO_SUCH_V",
+        ),
     ],
 )
 def test_bad_config_is_refused_with_the_key_named(tmp_path: Path, body: str, message: str):
