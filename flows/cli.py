@@ -65,13 +65,13 @@ def _prepare_home(home: Path) -> None:
 def _run_nightly(config_path: Path, home: Path, demo: bool) -> None:
     _quiet_tools(home)
     _prepare_home(home)
-    from flows import progress
+    from flows import interrupt, progress
     from flows.lock import RunLocked, run_lock
     from flows.nightly import RunFailed, nightly
 
     try:
         # Taken before Prefect starts, so a second run fails at once and touches nothing.
-        with run_lock(home), progress.shown_on_tty():
+        with run_lock(home), progress.shown_on_tty(), interrupt.stop_on_signals():
             state = nightly(
                 config_path=str(config_path), home=str(home), demo=demo, return_state=True
             )

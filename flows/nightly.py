@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -11,8 +12,9 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
+from prefect.exceptions import TerminationSignal
 
-from flows import progress
+from flows import interrupt, progress
 from flows.alerts import redact, secret_values, send_alerts
 from flows.cliniko import extract_source
 from flows.config import (
@@ -34,6 +36,9 @@ from flows.registry import land_registry, load_registry
 DEMO_SECRET = "refnet-demo-secret-not-for-real-data"
 
 
+STAGES = ("extract", "registry", "transform", "gate", "publish")
+
+
 class RunFailed(Exception):
     """The run did not publish; the message is the one-paragraph summary of why."""
 
@@ -44,7 +49,7 @@ class RunSummary:
     home: str
     started_at: str
     finished_at: str | None = None
-    status: str = "running"  # published | failed | blocked
+    status: str = "running"  # published | failed | blocked | interrupted
     stages: dict[str, dict] = field(default_factory=dict)
     streams: dict[str, list[dict]] = field(default_factory=dict)
     marts: dict[str, int] = field(default_factory=dict)
@@ -283,6 +288,28 @@ def _nightly(config: Config, home_dir: Path, demo: bool) -> dict:
         run_id=run_id, home=str(home_dir), started_at=datetime.now(UTC).isoformat()
     )
     secrets: list[str] = []
+
+    def record_stop(signal_name: str) -> None:
+        _mark_interrupted(summary, signal_name)
+        write_atomic(
+            home_dir / "runs" / f"{run_id}.json",
+            json.dumps(asdict(summary), indent=2, default=str).encode(),
+        )
+
+    with interrupt.on_stop(record_stop):
+        return _run_stages(config, home_dir, demo, run_id, summary, secrets)
+
+
+def _mark_interrupted(summary: RunSummary, signal_name: str) -> None:
+    stage = next((s for s in STAGES if summary.stages.get(s, {}).get("status") != "ok"), "publish")
+    summary.status = "interrupted"
+    summary.error = f"stopped by {signal_name} during {stage}; nothing was published"
+    summary.finished_at = datetime.now(UTC).isoformat()
+
+
+def _run_stages(
+    config: Config, home_dir: Path, demo: bool, run_id: str, summary: RunSummary, secrets: list
+) -> dict:
     try:
         secret = pseudonym_secret(demo)
         secrets = secret_values(config, [secret.decode()])
@@ -306,6 +333,9 @@ def _nightly(config: Config, home_dir: Path, demo: bool) -> dict:
         _timed(summary, "transform", transform, home_dir, config.as_of or datetime.now(UTC).date())
         _gate_and_publish(summary, config.gate, home_dir, gate, publish_all, in_flow=True)
     except BaseException as exc:  # a flow timeout or Ctrl-C is recorded and alerted too
+        if isinstance(exc, KeyboardInterrupt | TerminationSignal) and summary.status == "running":
+            # Prefect turns SIGTERM into TerminationSignal inside a flow run.
+            _mark_interrupted(summary, signal.Signals(getattr(exc, "signal", signal.SIGINT)).name)
         if summary.status == "running":
             summary.status = "failed"
         summary.error = summary.error or f"{type(exc).__name__}: {exc}"

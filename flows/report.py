@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows import interrupt
+
 logger = logging.getLogger(__name__)
 
 REPORTS_DIR = Path(__file__).resolve().parent.parent / "reports"
@@ -95,7 +97,8 @@ def _run(cmd: list[str], *, env: dict[str, str], timeout_s: int, what: str) -> _
         )
         timed_out = False
         try:
-            proc.wait(timeout=timeout_s)
+            with interrupt.tracked_group(proc.pid):
+                proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             timed_out = True
             _kill_group(proc.pid, signal.SIGTERM)

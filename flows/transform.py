@@ -8,16 +8,20 @@ parsing stdout.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from flows import interrupt
 
 logger = logging.getLogger(__name__)
 
@@ -181,24 +185,30 @@ def run_dbt(
 
     logger.info("running dbt %s (warehouse %s)", " ".join(args), warehouse)
     started = time.monotonic()
-    try:
-        completed = subprocess.run(
-            command,
-            cwd=PROJECT_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise TransformError(f"dbt {' '.join(args)} timed out after {timeout_s}s") from exc
+    # Its own process group: a Ctrl-C is handled by refnet, which kills dbt (flows/interrupt.py).
+    proc = subprocess.Popen(
+        command,
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    with interrupt.tracked_group(proc.pid):
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise TransformError(f"dbt {' '.join(args)} timed out after {timeout_s}s") from exc
     elapsed = time.monotonic() - started
 
     nodes = parse_run_results(run_results) if run_results.exists() else []
     result = DbtResult(
         args=list(args),
-        return_code=completed.returncode,
+        return_code=proc.returncode,
         elapsed_s=elapsed,
         nodes=nodes,
         target_path=target_path,
@@ -212,13 +222,11 @@ def run_dbt(
         raise TransformError(
             f"dbt {' '.join(args)} failed: {len(result.failed_nodes)} node(s): {details}", result
         )
-    if completed.returncode != 0:
+    if proc.returncode != 0:
         # No failing node recorded: dbt could not start (bad project, profile, missing files).
         # Only then is its own output the best explanation we have.
-        tail = "\n".join((completed.stdout + completed.stderr).strip().splitlines()[-20:])
-        raise TransformError(
-            f"dbt {' '.join(args)} exited with {completed.returncode}:\n{tail}", result
-        )
+        tail = "\n".join((stdout + stderr).strip().splitlines()[-20:])
+        raise TransformError(f"dbt {' '.join(args)} exited with {proc.returncode}:\n{tail}", result)
 
     logger.info(result.summary())
     return result

@@ -408,3 +408,58 @@ def test_prefect_yaml_deploys_the_nightly_flow_with_its_parameters():
     assert deployment["concurrency_limit"]["limit"] == 1
     text = (REPO / "prefect.yaml").read_text()
     assert "API_KEY:" not in text and "SECRET:" not in text  # secrets live in the environment
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in args:
+            found.append(args)
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_mid_run_stops_at_once_and_publishes_nothing(tmp_path: Path, sig):
+    home = tmp_path / "home"
+    # A terminal's Ctrl-C goes to the whole foreground group; SIGTERM (a supervisor) to refnet.
+    proc = subprocess.Popen(
+        [REFNET, "demo", "--home", str(home), "--scale", "0.05"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while not any("dbt" in p and "build" in p for p in _processes_mentioning(str(home))):
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "dbt never started"
+            time.sleep(0.2)
+        started = time.monotonic()
+        if sig == signal.SIGINT:
+            os.killpg(proc.pid, sig)
+        else:
+            os.kill(proc.pid, sig)
+        _, err = proc.communicate(timeout=60)
+        stopped_in = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 128 + sig, err[-3000:]
+    assert stopped_in < 15
+    assert f"{sig.name} received, run stopped. Nothing from this run was published" in err
+    assert not (home / "published").exists()
+    assert not (home / "site").exists()
+    (record,) = [json.loads(p.read_text()) for p in (home / "runs").glob("*.json")]
+    assert record["status"] == "interrupted"
+    assert record["error"] == f"stopped by {sig.name} during transform; nothing was published"
+    assert record["stages"]["extract"]["status"] == "ok"
+    # No dbt, Prefect server or other child of the run outlives it.
+    time.sleep(10)
+    assert _processes_mentioning(str(home)) == []
