@@ -179,10 +179,11 @@ def publish_all(home: Path, run_id: str, record: dict) -> dict[str, int]:
     start = time.monotonic()
     live = home / "published" / "marts.duckdb"
 
-    def add_history(staged: Path) -> None:
+    def add_history(staged: Path, counts: dict[str, int]) -> None:
         # This run as it will be recorded: published, its publish stage timed to the swap.
         now = {
             **record,
+            "marts": counts,
             "status": "published",
             "published": True,
             "finished_at": datetime.now(UTC).isoformat(),

@@ -102,13 +102,14 @@ def publish(
     build_site: Callable[[Path, Path], Path],
     gate_history: list[dict] | None = None,
     gate_report: Path | None = None,
-    before_swap: Callable[[Path], None] | None = None,
+    before_swap: Callable[[Path, dict[str, int]], None] | None = None,
 ) -> dict[str, int]:
     """Copy marts to a staging file, build the site from it, then swap both into place.
 
     `gate_history` becomes the published `gate_results` table; `gate_report` (the gate's
     offline HTML page) is copied into the site as `gate-report.html` before the swap.
-    `before_swap(staged)` may add tables (run history) to the staged file before it goes live.
+    `before_swap(staged, counts)` may add tables (run history, with this run's mart row counts)
+    to the staged file before it goes live.
     """
     published = home / "published"
     sites = home / "sites"
@@ -126,7 +127,7 @@ def publish(
         if gate_report is not None:
             shutil.copyfile(gate_report, site_dir / "gate-report.html")
         if before_swap is not None:
-            before_swap(staged)
+            before_swap(staged, counts)
         os.replace(staged, published / "marts.duckdb")
         _fsync_dir(published)
         swap_symlink(live_site, site_dir)
