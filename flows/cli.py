@@ -196,6 +196,8 @@ def resync(
 ) -> None:
     """Full re-sync: forget the incremental cursors and read every record again.
 
+    For a CSV source: forget which export files were landed and land every file again.
+
     For when a clinic asks for one (e.g. after a bulk import or a restore on their side). The
     landed history stays; newer versions win downstream. The next `refnet run` publishes.
     """
@@ -225,8 +227,14 @@ def resync(
         secret = pseudonym_secret(demo=False)
         with run_lock(home_dir):
             for src in chosen:
-                reset_cursors(home_dir, src.name)
-                results = extract_source(src, home_dir, run_id, secret)
+                if src.kind == "csv":
+                    from flows.csv_source import extract_csv_source, forget_landed
+
+                    forget_landed(home_dir, src.name)
+                    results = extract_csv_source(src, home_dir, run_id, secret)
+                else:
+                    reset_cursors(home_dir, src.name)
+                    results = extract_source(src, home_dir, run_id, secret)
                 total = sum(r.records for r in results)
                 typer.echo(f"{src.name}: re-synced {total} records in {len(results)} streams")
     except ConfigError as exc:
@@ -340,7 +348,8 @@ def config_check(config: Annotated[Path, typer.Argument(help="The run configurat
     try:
         cfg = load_config(config)
         for source in cfg.sources:
-            source.resolve_api_key()
+            if hasattr(source, "resolve_api_key"):  # CSV sources have no key
+                source.resolve_api_key()
         if cfg.partners_path():
             load_registry(cfg.partners_path())
         alerts = cfg.alerts

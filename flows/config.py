@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     pseudonym_secret: SecretStr | None = None
 
 
+def _slug(v: str) -> str:
+    if not _NAME.match(v):
+        raise ValueError("must be lower-case letters, digits, '-' or '_' (it names folders)")
+    return v
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -57,9 +63,7 @@ class ClinikoSource(_Strict):
     @field_validator("name")
     @classmethod
     def _name_is_slug(cls, v: str) -> str:
-        if not _NAME.match(v):
-            raise ValueError("must be lower-case letters, digits, '-' or '_' (it names folders)")
-        return v
+        return _slug(v)
 
     @field_validator("contact_email")
     @classmethod
@@ -96,6 +100,64 @@ class ClinikoSource(_Strict):
         match = re.search(r"-([a-z]{2}\d+)$", api_key)
         shard = match.group(1) if match else "au1"
         return f"https://api.{shard}.cliniko.com/v1"
+
+
+class CsvFiles(_Strict):
+    """Per export type, a file or a glob (relative to the configuration file)."""
+
+    appointments: str | None = None
+    patients: str | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> CsvFiles:
+        if self.appointments is None and self.patients is None:
+            raise ValueError("give the appointments and/or patients export (a path or a glob)")
+        return self
+
+    def items(self) -> list[tuple[str, str]]:
+        return [
+            (k, v)
+            for k, v in (("appointments", self.appointments), ("patients", self.patients))
+            if v
+        ]
+
+
+class CsvSource(_Strict):
+    """Spreadsheet exports of a practice-management system without an API."""
+
+    name: str
+    kind: Literal["csv"]
+    files: CsvFiles
+    # The YAML that maps export columns to canonical fields (relative to the configuration).
+    mapping: Path
+    # The clinic's IANA zone: times written without an offset are wall-clock times there.
+    time_zone: str
+    # More unparseable rows than this share of a file means the mapping does not fit the export:
+    # the file is refused whole (nothing landed) instead of quarantined row by row.
+    max_quarantined_share: Annotated[float, Field(ge=0, le=1)] = 0.5
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_slug(cls, v: str) -> str:
+        return _slug(v)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{v}' is not an IANA time zone (e.g. 'Europe/London')") from None
+        return v
+
+    def resolved(self, base: Path) -> CsvSource:
+        """Relative paths made absolute against the configuration file's folder."""
+        mapping = self.mapping if self.mapping.is_absolute() else base / self.mapping
+        files = {k: v if Path(v).is_absolute() else str(base / v) for k, v in self.files.items()}
+        return self.model_copy(update={"mapping": mapping, "files": CsvFiles(**files)})
+
+
+Source = Annotated[ClinikoSource | CsvSource, Field(discriminator="kind")]
 
 
 class GateConfig(_Strict):
@@ -217,7 +279,7 @@ class Alerts(_Strict):
 
 
 class Config(_Strict):
-    sources: Annotated[list[ClinikoSource], Field(min_length=1)]
+    sources: Annotated[list[Source], Field(min_length=1)]
     gate: GateConfig = GateConfig()
     partners: Path | None = None
     schedule: Schedule = Schedule()
@@ -228,7 +290,7 @@ class Config(_Strict):
 
     @field_validator("sources")
     @classmethod
-    def _unique_names(cls, v: list[ClinikoSource]) -> list[ClinikoSource]:
+    def _unique_names(cls, v: list[Source]) -> list[Source]:
         names = [s.name for s in v]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -245,7 +307,9 @@ class Config(_Strict):
 
 def _location(loc: tuple) -> str:
     out = ""
-    for part in loc:
+    for i, part in enumerate(loc):
+        if i == 2 and loc[0] == "sources" and part in ("cliniko", "csv"):
+            continue  # the union's tag: `sources[0].files`, not `sources[0].csv.files`
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
 
@@ -306,10 +370,32 @@ def load_config(path: Path) -> Config:
             lines.append(f"  {_location(err['loc'])}: {msg}")
         raise ConfigError("\n".join(lines)) from None
     config = config.model_copy(update={"path": path.resolve()})
+    config = _with_csv_mappings(config, path)
     partners = config.partners_path()
     if partners is not None and not partners.is_file():
         raise ConfigError(f"{path}: partners: file not found: {partners}")
     return config
+
+
+def _with_csv_mappings(config: Config, path: Path) -> Config:
+    """CSV sources with absolute paths, their mapping files checked now (not at 02:00)."""
+    # Imported here: the mapping module builds on this one's ConfigError and read_yaml.
+    from flows.csv_mapping import load_mapping
+
+    sources = []
+    for i, source in enumerate(config.sources):
+        if isinstance(source, CsvSource):
+            source = source.resolved(path.resolve().parent)
+            where = f"{path}: sources[{i}] ({source.name})"
+            mapping = load_mapping(source.mapping)
+            for export_type, _ in source.files.items():
+                if mapping.section(export_type) is None:
+                    raise ConfigError(
+                        f"{where}: files.{export_type} is given but the mapping "
+                        f"{source.mapping} has no '{export_type}' section"
+                    )
+        sources.append(source)
+    return config.model_copy(update={"sources": sources})
 
 
 def resolve_home(home: Path | None) -> Path:

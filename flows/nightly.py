@@ -19,6 +19,7 @@ from flows.config import (
     ClinikoSource,
     Config,
     ConfigError,
+    CsvSource,
     GateConfig,
     Settings,
     load_config,
@@ -80,7 +81,7 @@ class RunSummary:
         for account, streams in self.streams.items():
             total_records = sum(s["records"] for s in streams)
             lines.append(f"  source {account}: {total_records} records in {len(streams)} streams")
-            lines.append("    " + ", ".join(f"{s['stream']} {s['records']}" for s in streams))
+            lines.append("    " + ", ".join(_stream_counts(s) for s in streams))
         if self.marts:
             lines.append("  marts: " + ", ".join(f"{k} {v}" for k, v in self.marts.items()))
         if self.gate:
@@ -92,6 +93,13 @@ class RunSummary:
         if self.error:
             lines.append(f"  why: {self.error}")
         return "\n".join(lines)
+
+
+def _stream_counts(stream: dict) -> str:
+    text = f"{stream['stream']} {stream['records']}"
+    if stream.get("quarantined"):  # CSV rows that could not be mapped, kept aside with reasons
+        text += f" ({stream['quarantined']} quarantined)"
+    return text
 
 
 def pseudonym_secret(demo: bool) -> bytes:
@@ -124,8 +132,15 @@ def _is_io_error(task, task_run, state) -> bool:
     cache_policy=NONE,
     timeout_seconds=4 * 3600,
 )
-def extract_account(source: ClinikoSource, home: Path, run_id: str, secret: bytes) -> list[dict]:
-    results = extract_source(source, home, run_id, secret)
+def extract_account(
+    source: ClinikoSource | CsvSource, home: Path, run_id: str, secret: bytes
+) -> list[dict]:
+    if isinstance(source, CsvSource):
+        from flows.csv_source import extract_csv_source
+
+        results = extract_csv_source(source, home, run_id, secret)
+    else:
+        results = extract_source(source, home, run_id, secret)
     total = sum(s.records for s in results)
     progress.current().advance("extract", f"{source.name}: {total} records")
     return [asdict(s) for s in results]
