@@ -34,7 +34,7 @@ contacts as (
         doctor_type,
         occupation,
         company_name
-    from {{ ref('stg_cliniko__contacts') }}
+    from {{ ref('conformed_referrers') }}
 
 ),
 
@@ -44,7 +44,7 @@ patient_cases as (
         source_kind,
         account,
         contact_id
-    from {{ ref('stg_cliniko__patient_cases') }}
+    from {{ ref('conformed_referrals') }}
     where not is_deleted
         and contact_id is not null
 

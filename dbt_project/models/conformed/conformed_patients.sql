@@ -1,0 +1,28 @@
+-- One row per patient of every source, pseudonymised at landing (docs/contracts.md "Conformed
+-- layer"). Cliniko: patients.
+with
+
+cliniko as (
+
+    select
+        source_kind,
+        account as source_name,
+        account,
+        patient_id,
+        patient_key,
+        birth_year,
+        postcode_district,
+        shares_with_referrer,
+        is_deleted,
+        extracted_at
+    from {{ ref('stg_cliniko__patients') }}
+
+),
+
+final as (
+
+    select * from cliniko
+
+)
+
+select * from final
