@@ -132,6 +132,8 @@ class CsvSource(_Strict):
     mapping: Path
     # The clinic's IANA zone: times written without an offset are wall-clock times there.
     time_zone: str
+    # The clinic's name in the report when the export has no clinic column (default: `name`).
+    clinic_name: str | None = None
     # More unparseable rows than this share of a file means the mapping does not fit the export:
     # the file is refused whole (nothing landed) instead of quarantined row by row.
     max_quarantined_share: Annotated[float, Field(ge=0, le=1)] = 0.5

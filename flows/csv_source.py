@@ -48,6 +48,8 @@ from flows.land import BatchWriter, Pseudonymiser, postcode_district, write_atom
 
 log = logging.getLogger(__name__)
 SOURCE_KIND = "csv"
+# What a CSV source lands (dbt's `csv` source reads each): the two export types and its clinics.
+STREAMS = ("appointments", "patients", "clinics")
 # Ids a spreadsheet rewrote as numbers in scientific notation (9.37e+13, 9377952927E-5). They
 # are kept verbatim (each is still a distinct text) and reported so the clinic can fix them.
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$")
@@ -119,6 +121,7 @@ class _Sql:
     """Per canonical field its value expression, plus one reason expression per check."""
 
     values: dict[str, str] = field(default_factory=dict)
+    parsed: dict[str, str] = field(default_factory=dict)  # timestamps as TIMESTAMPTZ
     reasons: list[str] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)  # mapping key -> export column
 
@@ -148,6 +151,7 @@ def _timestamp(sql: _Sql, key: str, spec: TimestampField, source_zone: str) -> N
         # Wall-clock text: the instant it names in the zone it was written in.
         parsed = f"timezone({_lit(spec.time_zone or source_zone)}, {parsed})"
     sql.values[key] = _iso(parsed)
+    sql.parsed[key] = parsed
     formats = " or ".join(spec.format)
     sql.reasons.append(
         f"case when {raw} is not null and {parsed} is null then "
@@ -237,6 +241,12 @@ def build_sql(mapping: AppointmentMapping | PatientMapping, source_zone: str) ->
         empty = " and ".join(f"{_value(s.column)} is null" for s in starts if s is not None)
         columns = " / ".join(s.column for s in starts if s is not None)
         sql.reasons.append(f"case when {empty} then {_lit(f'{columns} (start): empty')} end")
+        if "starts_at" in sql.parsed and "ends_at" in sql.parsed:
+            where = f"{mapping.ends_at.column} (ends_at)"
+            sql.reasons.append(
+                f"case when {sql.parsed['ends_at']} < {sql.parsed['starts_at']} then "
+                f"{_lit(f'{where}: ends before {mapping.starts_at.column} (starts_at)')} end"
+            )
         for key in (
             "cancellation_reason",
             "practitioner_id",
@@ -339,6 +349,9 @@ PROVENANCE_FIELDS = ("source_file", "file_sha256", "line")
 ID_FIELD = {"appointments": "appointment_id", "patients": "patient_id"}
 
 
+CLINIC_FIELDS = ("clinic_id", "clinic_name", "time_zone")
+
+
 class ParsedExport:
     """One export file read by DuckDB (every column as text) and mapped, row by row.
 
@@ -401,6 +414,15 @@ class ParsedExport:
             [(int(line), f"malformed line: {why}") for line, why in rejected]
             + con.execute("select line, reasons from mapped where reasons is not null").fetchall()
         )
+        self.clinic_ids: set[str] = set()
+        if "clinic_id" in self.fields:
+            self.clinic_ids = {
+                r[0]
+                for r in con.execute(
+                    "select distinct clinic_id from mapped "
+                    "where reasons is null and clinic_id is not null"
+                ).fetchall()
+            }
         self.scientific_ids = con.execute(
             "select count(*) filter (where regexp_full_match(patient_id, $re)) "
             + (
@@ -540,8 +562,10 @@ def land_export(
     home: Path,
     run_id: str,
     pseudonymiser: Pseudonymiser,
+    clinic_ids: set[str] | None = None,
 ) -> ExportStats:
-    """Land every new or changed file of one export type; unchanged files are skipped."""
+    """Land every new or changed file of one export type; unchanged files are skipped.
+    `clinic_ids` collects the clinic ids the landed appointments name."""
     stats = ExportStats(export_type)
     started = time.monotonic()
     account = source.name
@@ -582,6 +606,8 @@ def land_export(
             table.column("id"), table.column("updated_at"), table.column("record")
         )
         stats.scientific_ids += parsed.scientific_ids
+        if clinic_ids is not None:
+            clinic_ids |= parsed.clinic_ids
         entry = {
             "path": str(path),
             "mapping_sha256": mapping_key,
@@ -631,12 +657,51 @@ def extract_csv_source(
     """Every configured export type of one CSV source."""
     mapping = load_mapping(source.mapping)
     pseudonymiser = Pseudonymiser(secret, DEFAULT_INTAKE_QUESTION)
-    results = []
+    results, clinic_ids = [], set()
     for export_type, pattern in source.files.items():
-        stats = land_export(source, export_type, pattern, mapping, home, run_id, pseudonymiser)
+        stats = land_export(
+            source, export_type, pattern, mapping, home, run_id, pseudonymiser, clinic_ids
+        )
         log.info("%s/%s", source.name, stats.line())
         results.append(stats)
+    results.append(land_clinics(source, home, run_id, clinic_ids))
     return results
+
+
+def default_clinic_id(source: CsvSource) -> str:
+    """The clinic of appointments whose export names none: the source itself."""
+    return source.name
+
+
+def land_clinics(source: CsvSource, home: Path, run_id: str, seen: set[str]) -> ExportStats:
+    """The source's clinics with its time zone, landed when they change (a new clinic id in an
+    export, another zone or name in the config): the warehouse's local dates use this zone."""
+    started = time.monotonic()
+    stats = ExportStats("clinics")
+    stream_dir = home / "raw" / SOURCE_KIND / source.name / "clinics"
+    landed: dict[str, dict] = {}
+    if any(stream_dir.glob("*.parquet")):
+        rows = duckdb.execute(
+            "select record from read_parquet($glob) order by extracted_at, run_id",
+            {"glob": str(stream_dir / "*.parquet")},
+        ).fetchall()
+        for (record,) in rows:
+            clinic = json.loads(record)
+            landed[clinic["clinic_id"]] = clinic
+    names = {default_clinic_id(source): source.clinic_name or source.name}
+    wanted = {
+        cid: {"clinic_id": cid, "clinic_name": names.get(cid, cid), "time_zone": source.time_zone}
+        for cid in sorted(set(landed) | seen | set(names))
+    }
+    if wanted != landed:
+        records = [
+            json.dumps(c, separators=(",", ":"), ensure_ascii=False) for c in wanted.values()
+        ]
+        writer = BatchWriter(stream_dir, SOURCE_KIND, source.name, "clinics", run_id)
+        stats.files.append(str(writer.write_columns(list(wanted), [None] * len(wanted), records)))
+        stats.records = len(records)
+    stats.seconds = round(time.monotonic() - started, 3)
+    return stats
 
 
 def forget_landed(home: Path, account: str) -> None:
