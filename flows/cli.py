@@ -201,8 +201,8 @@ def resync(
     """
     import logging
 
-    from flows.cliniko import extract_source, reset_cursors
     from flows.config import ConfigError, load_config, resolve_home
+    from flows.extract import extract_source, reset_cursors
     from flows.http import SourceError
     from flows.land import LandingError, new_run_id
     from flows.lock import RunLocked, run_lock
@@ -225,7 +225,7 @@ def resync(
         secret = pseudonym_secret(demo=False)
         with run_lock(home_dir):
             for src in chosen:
-                reset_cursors(home_dir, src.name)
+                reset_cursors(home_dir, src)
                 results = extract_source(src, home_dir, run_id, secret)
                 total = sum(r.records for r in results)
                 typer.echo(f"{src.name}: re-synced {total} records in {len(results)} streams")
@@ -340,7 +340,7 @@ def config_check(config: Annotated[Path, typer.Argument(help="The run configurat
     try:
         cfg = load_config(config)
         for source in cfg.sources:
-            source.resolve_api_key()
+            source.resolve_secrets()
         if cfg.partners_path():
             load_registry(cfg.partners_path())
         alerts = cfg.alerts

@@ -14,16 +14,17 @@ from prefect.cache_policies import NONE
 
 from flows import progress
 from flows.alerts import redact, secret_values, send_alerts
-from flows.cliniko import extract_source
 from flows.config import (
     ClinikoSource,
     Config,
     ConfigError,
+    FhirSource,
     GateConfig,
     Settings,
     load_config,
     resolve_home,
 )
+from flows.extract import extract_source
 from flows.gate import GateResult, load_history, results_paths, run_gate, write_results
 from flows.history import write_history
 from flows.land import new_run_id, write_atomic
@@ -124,7 +125,9 @@ def _is_io_error(task, task_run, state) -> bool:
     cache_policy=NONE,
     timeout_seconds=4 * 3600,
 )
-def extract_account(source: ClinikoSource, home: Path, run_id: str, secret: bytes) -> list[dict]:
+def extract_account(
+    source: ClinikoSource | FhirSource, home: Path, run_id: str, secret: bytes
+) -> list[dict]:
     results = extract_source(source, home, run_id, secret)
     total = sum(s.records for s in results)
     progress.current().advance("extract", f"{source.name}: {total} records")

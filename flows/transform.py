@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from flows.cliniko import STREAMS as CLINIKO_STREAMS
+from flows.fhir import STREAMS as FHIR_STREAMS
 from flows.land import RAW_SCHEMA
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 # matches no file fails the whole build, so a kind nobody configured still gets an empty file.
 RAW_STREAMS: dict[str, tuple[str, ...]] = {
     "cliniko": tuple(s.name for s in CLINIKO_STREAMS),
+    "fhir": tuple(s.name for s in FHIR_STREAMS),
 }
 PLACEHOLDER_ACCOUNT = "_none"  # not a valid source name, so it never collides with one
 

@@ -18,9 +18,29 @@ cliniko as (
 
 ),
 
+-- FHIR: Locations (where appointments take place).
+fhir as (
+
+    select
+        source_kind,
+        account as source_name,
+        account,
+        location_id as business_id,
+        location_name as clinic_name,
+        time_zone_identifier,
+        country_code,
+        is_archived,
+        false as is_deleted,
+        extracted_at
+    from {{ ref('stg_fhir__locations') }}
+
+),
+
 final as (
 
     select * from cliniko
+    union all
+    select * from fhir
 
 )
 
