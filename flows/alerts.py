@@ -35,10 +35,8 @@ def secret_values(config: Config, extra: Iterable[str] = ()) -> list[str]:
     if settings_secret is not None:
         values.append(settings_secret.get_secret_value())
     for source in config.sources:
-        if not hasattr(source, "resolve_api_key"):
-            continue  # a CSV source has no credential
         try:
-            values.append(source.resolve_api_key())
+            values.extend(source.resolve_secrets())
         except ConfigError:
             pass
     alerts = config.alerts

@@ -203,8 +203,8 @@ def resync(
     """
     import logging
 
-    from flows.cliniko import extract_source, reset_cursors
     from flows.config import ConfigError, load_config, resolve_home
+    from flows.extract import extract_source, reset_cursors
     from flows.http import SourceError
     from flows.land import LandingError, new_run_id
     from flows.lock import RunLocked, run_lock
@@ -227,14 +227,8 @@ def resync(
         secret = pseudonym_secret(demo=False)
         with run_lock(home_dir):
             for src in chosen:
-                if src.kind == "csv":
-                    from flows.csv_source import extract_csv_source, forget_landed
-
-                    forget_landed(home_dir, src.name)
-                    results = extract_csv_source(src, home_dir, run_id, secret)
-                else:
-                    reset_cursors(home_dir, src.name)
-                    results = extract_source(src, home_dir, run_id, secret)
+                reset_cursors(home_dir, src)
+                results = extract_source(src, home_dir, run_id, secret)
                 total = sum(r.records for r in results)
                 typer.echo(f"{src.name}: re-synced {total} records in {len(results)} streams")
     except ConfigError as exc:
@@ -348,8 +342,7 @@ def config_check(config: Annotated[Path, typer.Argument(help="The run configurat
     try:
         cfg = load_config(config)
         for source in cfg.sources:
-            if hasattr(source, "resolve_api_key"):  # CSV sources have no key
-                source.resolve_api_key()
+            source.resolve_secrets()
         if cfg.partners_path():
             load_registry(cfg.partners_path())
         alerts = cfg.alerts

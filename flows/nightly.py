@@ -14,17 +14,18 @@ from prefect.cache_policies import NONE
 
 from flows import progress
 from flows.alerts import redact, secret_values, send_alerts
-from flows.cliniko import extract_source
 from flows.config import (
     ClinikoSource,
     Config,
     ConfigError,
     CsvSource,
+    FhirSource,
     GateConfig,
     Settings,
     load_config,
     resolve_home,
 )
+from flows.extract import extract_source
 from flows.gate import GateResult, load_history, results_paths, run_gate, write_results
 from flows.history import write_history
 from flows.land import new_run_id, write_atomic
@@ -133,14 +134,9 @@ def _is_io_error(task, task_run, state) -> bool:
     timeout_seconds=4 * 3600,
 )
 def extract_account(
-    source: ClinikoSource | CsvSource, home: Path, run_id: str, secret: bytes
+    source: ClinikoSource | FhirSource | CsvSource, home: Path, run_id: str, secret: bytes
 ) -> list[dict]:
-    if isinstance(source, CsvSource):
-        from flows.csv_source import extract_csv_source
-
-        results = extract_csv_source(source, home, run_id, secret)
-    else:
-        results = extract_source(source, home, run_id, secret)
+    results = extract_source(source, home, run_id, secret)
     total = sum(s.records for s in results)
     progress.current().advance("extract", f"{source.name}: {total} records")
     return [asdict(s) for s in results]

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from flows.cliniko import STREAMS as CLINIKO_STREAMS
 from flows.csv_source import STREAMS as CSV_STREAMS
+from flows.fhir import STREAMS as FHIR_STREAMS
 from flows.land import RAW_SCHEMA
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 RAW_STREAMS: dict[str, tuple[str, ...]] = {
     "cliniko": tuple(s.name for s in CLINIKO_STREAMS),
     "csv": CSV_STREAMS,
+    "fhir": tuple(s.name for s in FHIR_STREAMS),
 }
 PLACEHOLDER_ACCOUNT = "_none"  # not a valid source name, so it never collides with one
 

@@ -19,6 +19,24 @@ cliniko as (
 
 ),
 
+-- FHIR: Locations (where appointments take place).
+fhir as (
+
+    select
+        source_kind,
+        account as source_name,
+        account,
+        location_id as business_id,
+        location_name as clinic_name,
+        time_zone_identifier,
+        country_code,
+        is_archived,
+        false as is_deleted,
+        extracted_at
+    from {{ ref('stg_fhir__locations') }}
+
+),
+
 csv as (
 
     select
@@ -39,6 +57,8 @@ csv as (
 final as (
 
     select * from cliniko
+    union all
+    select * from fhir
     union all
     select * from csv
 

@@ -19,9 +19,28 @@ cliniko as (
 
 ),
 
+fhir as (
+
+    select
+        source_kind,
+        account as source_name,
+        account,
+        invoice_id,
+        patient_id,
+        appointment_id,
+        total_amount,
+        is_cancelled,
+        is_deleted,
+        extracted_at
+    from {{ ref('stg_fhir__invoices') }}
+
+),
+
 final as (
 
     select * from cliniko
+    union all
+    select * from fhir
 
 )
 

@@ -19,6 +19,23 @@ cliniko as (
 
 ),
 
+fhir as (
+
+    select
+        source_kind,
+        account as source_name,
+        account,
+        patient_id,
+        patient_key,
+        birth_year,
+        postcode_district,
+        shares_with_referrer,
+        false as is_deleted,
+        extracted_at
+    from {{ ref('stg_fhir__patients') }}
+
+),
+
 csv as (
 
     select
@@ -39,6 +56,8 @@ csv as (
 final as (
 
     select * from cliniko
+    union all
+    select * from fhir
     union all
     select * from csv
 

@@ -52,9 +52,33 @@ cliniko as (
 
 ),
 
+-- FHIR: refnet's referral-source extension on Patient (flattened at landing).
+fhir as (
+
+    select
+        source_kind,
+        account as source_name,
+        account,
+        patient_id,
+        referral_source_type_id,
+        referral_source_type_name,
+        referral_source_referrer_type as referrer_type,
+        case when lower(referral_source_referrer_type) = 'contact'
+            then referral_source_referrer_id end as referrer_contact_id,
+        referral_source_subcategory as subcategory,
+        coalesce(referral_source_recorded_at, updated_at) as updated_at,
+        false as is_deleted,
+        extracted_at
+    from {{ ref('stg_fhir__patients') }}
+    where has_referral_source
+
+),
+
 final as (
 
     select * from cliniko
+    union all
+    select * from fhir
 
 )
 

@@ -19,9 +19,30 @@ cliniko as (
 
 ),
 
+-- FHIR: ServiceRequests, received when authored; the referrer is `requester` (a reference, else
+-- its display name as `display:<name>`).
+fhir as (
+
+    select
+        source_kind,
+        account as source_name,
+        account,
+        service_request_id as patient_case_id,
+        patient_id,
+        coalesce(requester_id, 'display:' || requester_display) as contact_id,
+        true as is_referral,
+        coalesce(authored_at, updated_at) as created_at,
+        is_deleted,
+        extracted_at
+    from {{ ref('stg_fhir__service_requests') }}
+
+),
+
 final as (
 
     select * from cliniko
+    union all
+    select * from fhir
 
 )
 

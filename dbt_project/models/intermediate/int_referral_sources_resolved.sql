@@ -42,7 +42,7 @@ partner_links as (
         partner_id,
         account,
         link_type,
-        cliniko_contact_id,
+        contact_id,
         referral_source_type_name,
         subcategory,
         referrer_type
@@ -102,7 +102,7 @@ registry_candidates as (
             (
                 partner_links.link_type = 'contact'
                 and classified.signal_kind = 'contact'
-                and partner_links.cliniko_contact_id = classified.referrer_contact_id
+                and partner_links.contact_id = classified.referrer_contact_id
             )
             or (
                 partner_links.link_type = 'referral_source'
