@@ -171,7 +171,8 @@ def test_appointment_based_on_the_request_is_linked_to_it(hl7_run) -> None:
     assert "fhir:hl7:Appointment/examplereq" not in ids
     assert query(
         home,
-        "select referral_id from appointments where appointment_id = 'fhir:hl7:Appointment/example'",
+        "select referral_id from appointments "
+        "where appointment_id = 'fhir:hl7:Appointment/example'",
     ) == [(None,)]
 
 
