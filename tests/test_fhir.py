@@ -359,3 +359,28 @@ def test_client_credentials_refused_name_the_token_endpoint(tmp_path: Path, monk
         }
         with pytest.raises(SourceError, match="refused the client credentials"):
             run_patients(tmp_path, server, auth=auth)
+
+
+def test_config_errors_name_the_source_and_key(tmp_path: Path, monkeypatch) -> None:
+    from flows.config import ConfigError, load_config
+
+    path = tmp_path / "refnet.yml"
+    path.write_text(
+        "sources:\n"
+        "  - {name: leeds-fhir, kind: fhir, base_url: 'https://fhir.example/r4',\n"
+        "     contact_email: ops@clinic.example, resources: [Patient, Observation],\n"
+        "     auth: {kind: bearer}}\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "sources[0].fhir.auth.bearer.token_env: required key is missing" in str(err.value)
+    assert "unknown resource types ['Observation']" in str(err.value)
+
+    path.write_text(
+        "sources:\n"
+        "  - {name: leeds-fhir, kind: fhir, base_url: 'https://fhir.example/r4',\n"
+        "     contact_email: ops@clinic.example, auth: {kind: bearer, token_env: NO_SUCH_VAR}}\n"
+    )
+    monkeypatch.delenv("NO_SUCH_VAR", raising=False)
+    with pytest.raises(ConfigError, match="source 'leeds-fhir': environment variable NO_SUCH_VAR"):
+        load_config(path).sources[0].resolve_secrets()
