@@ -3,9 +3,9 @@
 Each export file is read by DuckDB with every column as text, then each mapped field is cast
 in SQL, so a bad value is caught on its own row. Rows that cannot be mapped (a malformed line, a
 date that does not fit its format, an unknown status, a missing id) are quarantined with their
-line number and reason under `<home>/quarantine/`, and counted: never silently dropped. The
-rest are pseudonymised like the Cliniko connector's records (only mapped fields, a keyed
-`patient_key`, a birth year at most) and landed as one immutable Parquet batch per file.
+line number and reason under `raw/csv/<source>/_quarantine/`, and counted: never silently
+dropped. The rest are pseudonymised like the Cliniko connector's records (only mapped fields,
+a keyed `patient_key`, a birth year at most) and landed as one immutable Parquet batch per file.
 
 A file is landed once per content and mapping (sha256 of both): an unchanged export is skipped
 on the next run, a changed one (or the same one under a changed mapping) is landed again and the
@@ -570,7 +570,8 @@ def land_export(
     started = time.monotonic()
     account = source.name
     stream_dir = home / "raw" / SOURCE_KIND / account / export_type
-    quarantine_dir = home / "quarantine" / SOURCE_KIND / account / export_type
+    # Beside the landed batches, as for FHIR; a CSV file, for whoever fixes the export.
+    quarantine_dir = home / "raw" / SOURCE_KIND / account / "_quarantine" / export_type
     manifest = FileManifest(home / "state", account, export_type)
     files = _matching_files(pattern)
     if not files and not manifest.files:

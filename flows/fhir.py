@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -31,11 +32,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import requests
-from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
+from oauthlib.oauth2 import BackendApplicationClient, InsecureTransportError, OAuth2Error
 from requests_oauthlib import OAuth2Session
 
 from flows.cliniko import StreamStats
@@ -514,6 +516,9 @@ class BearerToken(requests.auth.AuthBase):
         return request
 
 
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 class ClientCredentialsToken(requests.auth.AuthBase):
     """OAuth2 client credentials through requests-oauthlib: a token is fetched before the first
     request, again shortly before it expires, and again (once per request) when the server
@@ -531,6 +536,10 @@ class ClientCredentialsToken(requests.auth.AuthBase):
         self.fetches = 0
 
     def _fetch(self) -> dict:
+        if urlsplit(self.token_url).hostname in _LOOPBACK:
+            # oauthlib insists on https; plain http is allowed to this machine only (test
+            # servers, a local proxy), never across a network.
+            os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
         session = OAuth2Session(client=BackendApplicationClient(client_id=self.client_id))
         try:
             token = session.fetch_token(
@@ -541,6 +550,10 @@ class ClientCredentialsToken(requests.auth.AuthBase):
                 include_client_id=True,
                 timeout=30,
             )
+        except InsecureTransportError:
+            raise SourceError(
+                f"{self.source}: auth.token_url {self.token_url} must use https"
+            ) from None
         except OAuth2Error as exc:
             raise SourceError(
                 f"{self.source}: the token endpoint {self.token_url} refused the client "

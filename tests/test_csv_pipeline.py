@@ -78,19 +78,16 @@ def marts(home: Path) -> duckdb.DuckDBPyConnection:
 def test_the_export_reaches_the_appointments_mart_beside_cliniko(two_sources):
     con = marts(two_sources["home"])
     by_source = {
-        (kind, account): (n, noshow)
-        for kind, account, n, noshow in con.sql(
-            "select source_kind, account, count(*), count(*) filter (where status = 'noshow') "
-            "from appointments group by all"
+        (kind, name): (n, noshow)
+        for kind, name, n, noshow in con.sql(
+            "select source_kind, source_name, count(*), "
+            "count(*) filter (where status = 'noshow') from appointments group by all"
         ).fetchall()
     }
+    # Every row names its source: both configured sources, and nothing unnamed.
+    assert set(by_source) == {("csv", "vitoria"), ("cliniko", "headingley")}
     assert by_source[("csv", "vitoria")] == (110_527, 22_319)
     assert by_source[("cliniko", "headingley")][0] > 0
-    assert set(by_source) == {("csv", "vitoria"), ("cliniko", "headingley")}
-    # Every row names its source (the config's source name is the mart's `account`).
-    assert con.sql(
-        "select count(*) from appointments where source_kind is null or account is null"
-    ).fetchone() == (0,)
     clinic = con.sql(
         "select clinic_name, time_zone from clinics where clinic_id = 'csv:vitoria:vitoria'"
     ).fetchone()

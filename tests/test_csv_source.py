@@ -41,7 +41,7 @@ def landed(home: Path, stream: str) -> list[dict]:
 
 def quarantined(home: Path, stream: str) -> list[dict]:
     out = []
-    for path in sorted((home / "quarantine" / "csv").glob(f"*/{stream}/*.csv")):
+    for path in sorted((home / "raw" / "csv").glob(f"*/_quarantine/{stream}/*.csv")):
         with open(path, newline="") as fh:
             reader = csv.DictReader(fh)
             assert reader.fieldnames == QUARANTINE_COLUMNS

@@ -19,8 +19,9 @@ cliniko as (
 
 ),
 
--- FHIR: ServiceRequests, received when authored; the referrer is `requester` (a reference, else
--- its display name as `display:<name>`).
+-- FHIR: ServiceRequests, received when authored (else at its last update, else when refnet first
+-- landed it: `authoredOn` is optional in R4); the referrer is `requester` (a reference, else its
+-- display name as `display:<name>`).
 fhir as (
 
     select
@@ -31,7 +32,7 @@ fhir as (
         patient_id,
         coalesce(requester_id, 'display:' || requester_display) as contact_id,
         true as is_referral,
-        coalesce(authored_at, updated_at) as created_at,
+        coalesce(authored_at, updated_at, extracted_at) as created_at,
         is_deleted,
         extracted_at
     from {{ ref('stg_fhir__service_requests') }}

@@ -59,6 +59,7 @@ final as (
         journey.referral_id,
         journey.source_kind,
         journey.account,
+        journey.account as source_name,
         journey.clinic_id,
         coalesce(businesses.clinic_name, 'Unassigned clinic') as clinic_name,
         attributed.partner_id,
