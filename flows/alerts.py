@@ -36,7 +36,7 @@ def secret_values(config: Config, extra: Iterable[str] = ()) -> list[str]:
         values.append(settings_secret.get_secret_value())
     for source in config.sources:
         try:
-            values.append(source.resolve_api_key())
+            values.extend(source.resolve_secrets())
         except ConfigError:
             pass
     alerts = config.alerts

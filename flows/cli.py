@@ -115,7 +115,7 @@ def run(
         cfg = load_config(config)
         # Fail in a second, not after minutes of extraction: keys and registry first.
         for source in cfg.sources:
-            source.resolve_api_key()
+            source.resolve_secrets()
         if cfg.partners_path():
             from flows.registry import load_registry
 
@@ -203,13 +203,15 @@ def resync(
 ) -> None:
     """Full re-sync: forget the incremental cursors and read every record again.
 
+    For a CSV source: forget which export files were landed and land every file again.
+
     For when a clinic asks for one (e.g. after a bulk import or a restore on their side). The
     landed history stays; newer versions win downstream. The next `refnet run` publishes.
     """
     import logging
 
-    from flows.cliniko import extract_source, reset_cursors
     from flows.config import ConfigError, load_config, resolve_home
+    from flows.extract import extract_source, reset_cursors
     from flows.http import SourceError
     from flows.land import LandingError, new_run_id
     from flows.lock import RunLocked, run_lock
@@ -232,7 +234,7 @@ def resync(
         secret = pseudonym_secret(demo=False)
         with run_lock(home_dir):
             for src in chosen:
-                reset_cursors(home_dir, src.name)
+                reset_cursors(home_dir, src)
                 results = extract_source(src, home_dir, run_id, secret)
                 total = sum(r.records for r in results)
                 typer.echo(f"{src.name}: re-synced {total} records in {len(results)} streams")
@@ -347,7 +349,7 @@ def config_check(config: Annotated[Path, typer.Argument(help="The run configurat
     try:
         cfg = load_config(config)
         for source in cfg.sources:
-            source.resolve_api_key()
+            source.resolve_secrets()
         if cfg.partners_path():
             load_registry(cfg.partners_path(), [s.name for s in cfg.sources])
         alerts = cfg.alerts

@@ -96,6 +96,10 @@ class ClinikoSource(_Strict):
             )
         return value
 
+    def resolve_secrets(self) -> list[str]:
+        """Every secret the source needs (checked by `config check`, scrubbed from messages)."""
+        return [self.resolve_api_key()]
+
     def resolve_base_url(self, api_key: str) -> str:
         """Cliniko keys end in their shard (`...-uk1`); keys without one belong to au1."""
         if self.base_url:
@@ -103,6 +107,187 @@ class ClinikoSource(_Strict):
         match = re.search(r"-([a-z]{2}\d+)$", api_key)
         shard = match.group(1) if match else "au1"
         return f"https://api.{shard}.cliniko.com/v1"
+
+
+def _env_value(source: str, variable: str, what: str) -> str:
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        raise ConfigError(
+            f"source '{source}': environment variable {variable} is not set; export it with {what}"
+        )
+    return value
+
+
+class BearerAuth(_Strict):
+    """A fixed access token, sent as `Authorization: Bearer <token>`."""
+
+    kind: Literal["bearer"]
+    token_env: str
+
+    @field_validator("token_env")
+    @classmethod
+    def _env(cls, v: str) -> str:
+        return _env_name(v) or v
+
+
+class ClientCredentialsAuth(_Strict):
+    """OAuth2 client credentials (SMART backend services style without JWT assertion): a token
+    is fetched from `token_url`, and fetched again when it expires or the server answers 401."""
+
+    kind: Literal["client_credentials"]
+    token_url: str
+    client_id: str
+    client_secret_env: str
+    scope: str | None = None
+
+    @field_validator("token_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://", v):
+            raise ValueError("must start with http:// or https://")
+        return v
+
+    @field_validator("client_secret_env")
+    @classmethod
+    def _env(cls, v: str) -> str:
+        return _env_name(v) or v
+
+
+class NoAuth(_Strict):
+    """An open server (public test servers); real clinical servers always need credentials."""
+
+    kind: Literal["none"]
+
+
+class FhirSource(_Strict):
+    """A FHIR R4 server (docs/contracts.md "FHIR world conventions")."""
+
+    name: str
+    kind: Literal["fhir"]
+    base_url: str
+    auth: Annotated[BearerAuth | ClientCredentialsAuth | NoAuth, Field(discriminator="kind")]
+    contact_email: str
+    requests_per_minute: Annotated[int, Field(ge=1, le=6000)] = 300
+    page_size: Annotated[int, Field(ge=1, le=1000)] = 100  # `_count`
+    max_pages: Annotated[int, Field(ge=1)] = 100_000
+    # Resource types to read; default every type refnet maps (flows/fhir.STREAMS).
+    resources: list[str] | None = None
+    # The intake question: the QuestionnaireResponse item with this linkId, else the item whose
+    # text is `intake_question` (case-insensitive).
+    intake_link_id: str | None = None
+    intake_question: str = DEFAULT_INTAKE_QUESTION
+    # Time zone of clinics (Locations) that carry no timezone extension.
+    time_zone: str = "UTC"
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_slug(cls, v: str) -> str:
+        return ClinikoSource._name_is_slug(v)
+
+    @field_validator("contact_email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        if not _EMAIL.match(v):
+            raise ValueError("must be an e-mail address (it goes into the User-Agent)")
+        return v
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://", v):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{v}' is not an IANA time zone (e.g. 'Europe/London')") from None
+        return v
+
+    @field_validator("resources")
+    @classmethod
+    def _known(cls, v: list[str] | None) -> list[str] | None:
+        from flows.fhir import STREAMS_BY_TYPE
+
+        if v is not None:
+            unknown = [r for r in v if r not in STREAMS_BY_TYPE]
+            if unknown:
+                known = ", ".join(STREAMS_BY_TYPE)
+                raise ValueError(f"unknown resource types {unknown}; refnet reads {known}")
+        return v
+
+    def resolve_secrets(self) -> list[str]:
+        if isinstance(self.auth, BearerAuth):
+            return [_env_value(self.name, self.auth.token_env, "the FHIR server's access token")]
+        if isinstance(self.auth, ClientCredentialsAuth):
+            return [_env_value(self.name, self.auth.client_secret_env, "the OAuth2 client secret")]
+        return []
+
+
+class CsvFiles(_Strict):
+    """Per export type, a file or a glob (relative to the configuration file)."""
+
+    appointments: str | None = None
+    patients: str | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> CsvFiles:
+        if self.appointments is None and self.patients is None:
+            raise ValueError("give the appointments and/or patients export (a path or a glob)")
+        return self
+
+    def items(self) -> list[tuple[str, str]]:
+        return [
+            (k, v)
+            for k, v in (("appointments", self.appointments), ("patients", self.patients))
+            if v
+        ]
+
+
+class CsvSource(_Strict):
+    """Spreadsheet exports of a practice-management system without an API."""
+
+    name: str
+    kind: Literal["csv"]
+    files: CsvFiles
+    # The YAML that maps export columns to canonical fields (relative to the configuration).
+    mapping: Path
+    # The clinic's IANA zone: times written without an offset are wall-clock times there.
+    time_zone: str
+    # The clinic's name in the report when the export has no clinic column (default: `name`).
+    clinic_name: str | None = None
+    # More unparseable rows than this share of a file means the mapping does not fit the export:
+    # the file is refused whole (nothing landed) instead of quarantined row by row.
+    max_quarantined_share: Annotated[float, Field(ge=0, le=1)] = 0.5
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_slug(cls, v: str) -> str:
+        return ClinikoSource._name_is_slug(v)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{v}' is not an IANA time zone (e.g. 'Europe/London')") from None
+        return v
+
+    def resolve_secrets(self) -> list[str]:
+        return []  # files on disk: no credential
+
+    def resolved(self, base: Path) -> CsvSource:
+        """Relative paths made absolute against the configuration file's folder."""
+        mapping = self.mapping if self.mapping.is_absolute() else base / self.mapping
+        files = {k: v if Path(v).is_absolute() else str(base / v) for k, v in self.files.items()}
+        return self.model_copy(update={"mapping": mapping, "files": CsvFiles(**files)})
+
+
+Source = Annotated[ClinikoSource | FhirSource | CsvSource, Field(discriminator="kind")]
 
 
 class GateConfig(_Strict):
@@ -224,7 +409,7 @@ class Alerts(_Strict):
 
 
 class Config(_Strict):
-    sources: Annotated[list[ClinikoSource], Field(min_length=1)]
+    sources: Annotated[list[Source], Field(min_length=1)]
     gate: GateConfig = GateConfig()
     partners: Path | None = None
     schedule: Schedule = Schedule()
@@ -235,7 +420,7 @@ class Config(_Strict):
 
     @field_validator("sources")
     @classmethod
-    def _unique_names(cls, v: list[ClinikoSource]) -> list[ClinikoSource]:
+    def _unique_names(cls, v: list[Source]) -> list[Source]:
         names = [s.name for s in v]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -252,7 +437,9 @@ class Config(_Strict):
 
 def _location(loc: tuple) -> str:
     out = ""
-    for part in loc:
+    for i, part in enumerate(loc):
+        if i == 2 and loc[0] == "sources" and part in ("cliniko", "fhir", "csv"):
+            continue  # the union's tag: `sources[0].files`, not `sources[0].csv.files`
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
 
@@ -313,10 +500,32 @@ def load_config(path: Path) -> Config:
             lines.append(f"  {_location(err['loc'])}: {msg}")
         raise ConfigError("\n".join(lines)) from None
     config = config.model_copy(update={"path": path.resolve()})
+    config = _with_csv_mappings(config, path)
     partners = config.partners_path()
     if partners is not None and not partners.is_file():
         raise ConfigError(f"{path}: partners: file not found: {partners}")
     return config
+
+
+def _with_csv_mappings(config: Config, path: Path) -> Config:
+    """CSV sources with absolute paths, their mapping files checked now (not at 02:00)."""
+    # Imported here: the mapping module builds on this one's ConfigError and read_yaml.
+    from flows.csv_mapping import load_mapping
+
+    sources = []
+    for i, source in enumerate(config.sources):
+        if isinstance(source, CsvSource):
+            source = source.resolved(path.resolve().parent)
+            where = f"{path}: sources[{i}] ({source.name})"
+            mapping = load_mapping(source.mapping)
+            for export_type, _ in source.files.items():
+                if mapping.section(export_type) is None:
+                    raise ConfigError(
+                        f"{where}: files.{export_type} is given but the mapping "
+                        f"{source.mapping} has no '{export_type}' section"
+                    )
+        sources.append(source)
+    return config.model_copy(update={"sources": sources})
 
 
 def resolve_home(home: Path | None) -> Path:

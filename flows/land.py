@@ -189,6 +189,16 @@ class Pseudonymiser:
         msg = f"{account}:{patient_id}".encode()
         return hmac.new(self.secret, msg, hashlib.sha256).hexdigest()[:32]
 
+    def patient_keys(self, account: str, patient_ids: Iterable[str]) -> list[str]:
+        """`patient_key` of many ids at once (a bulk export): the keyed state is built once."""
+        keyed = hmac.new(self.secret, digestmod=hashlib.sha256)
+        out = []
+        for patient_id in patient_ids:
+            h = keyed.copy()
+            h.update(f"{account}:{patient_id}".encode())
+            out.append(h.hexdigest()[:32])
+        return out
+
     def clean(self, stream: str, account: str, record: dict) -> dict:
         allowed = ALLOWED[stream]
         out: dict = {}
@@ -200,7 +210,7 @@ class Pseudonymiser:
         if stream == "patients":
             out["patient_key"] = self.patient_key(account, str(record["id"]))
             out["birth_year"] = _birth_year(record.get("date_of_birth"))
-            out["postcode_district"] = _postcode_district(record.get("post_code"))
+            out["postcode_district"] = postcode_district(record.get("post_code"))
             # Only the consent answer leaves custom_fields (other fields may hold anything).
             out["shares_with_referrer"] = referrer_consent(
                 record.get("custom_fields"), self.consent_field
@@ -225,7 +235,7 @@ def _birth_year(dob: object) -> int | None:
     return None
 
 
-def _postcode_district(post_code: object) -> str | None:
+def postcode_district(post_code: object) -> str | None:
     if not isinstance(post_code, str):
         return None
     match = _UK_POSTCODE.match(post_code.strip().upper())
@@ -309,17 +319,22 @@ class BatchWriter:
     def write(self, rows: Iterable[tuple[str, str | None, str]]) -> Path:
         """rows: (id, updated_at, record_json). Returns the durable file."""
         rows = list(rows)
+        return self.write_columns([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+
+    def write_columns(self, ids, updated_at, records) -> Path:
+        """The same batch from three equally long columns (lists or Arrow arrays)."""
+        n = len(ids)
         now = datetime.now(UTC)
         table = pa.table(
             {
-                "source_kind": [self.source_kind] * len(rows),
-                "account": [self.account] * len(rows),
-                "stream": [self.stream] * len(rows),
-                "id": [r[0] for r in rows],
-                "updated_at": [r[1] for r in rows],
-                "extracted_at": [now] * len(rows),
-                "run_id": [self.run_id] * len(rows),
-                "record": [r[2] for r in rows],
+                "source_kind": [self.source_kind] * n,
+                "account": [self.account] * n,
+                "stream": [self.stream] * n,
+                "id": ids,
+                "updated_at": updated_at,
+                "extracted_at": [now] * n,
+                "run_id": [self.run_id] * n,
+                "record": records,
             },
             schema=RAW_SCHEMA,
         )

@@ -16,16 +16,18 @@ from prefect.exceptions import TerminationSignal
 
 from flows import interrupt, progress
 from flows.alerts import redact, secret_values, send_alerts
-from flows.cliniko import extract_source
 from flows.config import (
     ClinikoSource,
     Config,
     ConfigError,
+    CsvSource,
+    FhirSource,
     GateConfig,
     Settings,
     load_config,
     resolve_home,
 )
+from flows.extract import extract_source
 from flows.gate import GateResult, load_history, results_paths, run_gate, write_results
 from flows.history import write_history
 from flows.land import new_run_id, write_atomic
@@ -85,7 +87,7 @@ class RunSummary:
         for account, streams in self.streams.items():
             total_records = sum(s["records"] for s in streams)
             lines.append(f"  source {account}: {total_records} records in {len(streams)} streams")
-            lines.append("    " + ", ".join(f"{s['stream']} {s['records']}" for s in streams))
+            lines.append("    " + ", ".join(_stream_counts(s) for s in streams))
         if self.marts:
             lines.append("  marts: " + ", ".join(f"{k} {v}" for k, v in self.marts.items()))
         if self.gate:
@@ -97,6 +99,13 @@ class RunSummary:
         if self.error:
             lines.append(f"  why: {self.error}")
         return "\n".join(lines)
+
+
+def _stream_counts(stream: dict) -> str:
+    text = f"{stream['stream']} {stream['records']}"
+    if stream.get("quarantined"):  # CSV rows that could not be mapped, kept aside with reasons
+        text += f" ({stream['quarantined']} quarantined)"
+    return text
 
 
 def pseudonym_secret(demo: bool) -> bytes:
@@ -129,7 +138,9 @@ def _is_io_error(task, task_run, state) -> bool:
     cache_policy=NONE,
     timeout_seconds=4 * 3600,
 )
-def extract_account(source: ClinikoSource, home: Path, run_id: str, secret: bytes) -> list[dict]:
+def extract_account(
+    source: ClinikoSource | FhirSource | CsvSource, home: Path, run_id: str, secret: bytes
+) -> list[dict]:
     results = extract_source(source, home, run_id, secret)
     total = sum(s.records for s in results)
     progress.current().advance("extract", f"{source.name}: {total} records")

@@ -34,6 +34,14 @@ class _Strict(BaseModel):
 class PmsLink(_Strict):
     source: str
     cliniko_contact_id: str | None = None
+    # A FHIR source's referrer: `PractitionerRole/<id>`, `Practitioner/<id>` or `Organization/<id>`.
+    fhir_reference: (
+        Annotated[
+            str,
+            Field(pattern=r"^(PractitionerRole|Practitioner|Organization)/[A-Za-z0-9.-]{1,64}$"),
+        ]
+        | None
+    ) = None
     referral_source_type: str | None = None
     subcategory: str | None = None
     referrer_type: str | None = None
@@ -49,20 +57,20 @@ class PmsLink(_Strict):
     @model_validator(mode="after")
     def _one_kind(self) -> PmsLink:
         kinds = [
-            self.cliniko_contact_id is not None,
+            self.cliniko_contact_id is not None or self.fhir_reference is not None,
             self.referral_source_type is not None,
             self.referrer_type is not None,
         ]
         if sum(kinds) != 1:
             raise ValueError(
-                "give exactly one of cliniko_contact_id, referral_source_type (with optional "
-                "subcategory) or referrer_type"
+                "give exactly one of cliniko_contact_id (or, for a FHIR source, fhir_reference), "
+                "referral_source_type (with optional subcategory) or referrer_type"
             )
         return self
 
     @property
     def link_type(self) -> str:
-        if self.cliniko_contact_id is not None:
+        if self.cliniko_contact_id is not None or self.fhir_reference is not None:
             return "contact"
         return "referral_source" if self.referral_source_type is not None else "referrer_type"
 
@@ -171,6 +179,7 @@ def land_registry(registry: Registry | None, raw_dir: Path) -> dict[str, int]:
                 "source": [link.source for p in partners for link in p.pms],
                 "link_type": [link.link_type for p in partners for link in p.pms],
                 "cliniko_contact_id": [link.cliniko_contact_id for p in partners for link in p.pms],
+                "fhir_reference": [link.fhir_reference for p in partners for link in p.pms],
                 "referral_source_type": [
                     link.referral_source_type for p in partners for link in p.pms
                 ],
@@ -185,6 +194,7 @@ def land_registry(registry: Registry | None, raw_dir: Path) -> dict[str, int]:
                         "source",
                         "link_type",
                         "cliniko_contact_id",
+                        "fhir_reference",
                         "referral_source_type",
                         "subcategory",
                         "referrer_type",

@@ -21,9 +21,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from flows import interrupt
+from flows.cliniko import STREAMS as CLINIKO_STREAMS
+from flows.csv_source import STREAMS as CSV_STREAMS
+from flows.fhir import STREAMS as FHIR_STREAMS
+from flows.land import RAW_SCHEMA
 
 logger = logging.getLogger(__name__)
+
+# The streams each source kind's dbt sources read (`raw/<kind>/*/<stream>/*.parquet`). A glob that
+# matches no file fails the whole build, so a kind nobody configured still gets an empty file.
+RAW_STREAMS: dict[str, tuple[str, ...]] = {
+    "cliniko": tuple(s.name for s in CLINIKO_STREAMS),
+    "csv": CSV_STREAMS,
+    "fhir": tuple(s.name for s in FHIR_STREAMS),
+}
+PLACEHOLDER_ACCOUNT = "_none"  # not a valid source name, so it never collides with one
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
@@ -136,6 +151,20 @@ def parse_run_results(path: Path, manifest_path: Path | None = None) -> list[Nod
     return nodes
 
 
+def ensure_raw_layout(raw_dir: Path) -> list[Path]:
+    """One empty batch per stream of every source kind that has none yet; returns those written."""
+    written = []
+    for kind, streams in RAW_STREAMS.items():
+        for stream in streams:
+            if any((raw_dir / kind).glob(f"*/{stream}/*.parquet")):
+                continue
+            path = raw_dir / kind / PLACEHOLDER_ACCOUNT / stream / "empty.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(RAW_SCHEMA.empty_table(), path)
+            written.append(path)
+    return written
+
+
 def run_dbt(
     args: list[str],
     *,
@@ -153,6 +182,7 @@ def run_dbt(
     raw_dir = Path(raw_dir).resolve()
     warehouse = Path(warehouse).resolve()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
+    ensure_raw_layout(raw_dir)
     target_path = warehouse.parent / "dbt" / "target"
     log_path = warehouse.parent / "dbt" / "logs"
     run_results = target_path / "run_results.json"

@@ -708,6 +708,7 @@ def _write_registry(raw_dir: Path) -> None:
                 "source",
                 "link_type",
                 "cliniko_contact_id",
+                "fhir_reference",
                 "referral_source_type",
                 "subcategory",
                 "referrer_type",

@@ -19,6 +19,16 @@
     timezone({{ time_zone }}, {{ column }})
 {%- endmacro %}
 
+{#- The instant (TIMESTAMPTZ) a wall-clock local TIMESTAMP names in an IANA time zone that may
+    differ per row: the inverse of to_local_timestamp. DST-aware (ICU). -#}
+{% macro from_local_timestamp(column, time_zone) -%}
+    {{ return(adapter.dispatch('from_local_timestamp', 'refnet')(column, time_zone)) }}
+{%- endmacro %}
+
+{% macro default__from_local_timestamp(column, time_zone) -%}
+    timezone({{ time_zone }}, {{ column }})
+{%- endmacro %}
+
 {#- First day of the local month (DATE) of a TIMESTAMPTZ in a per-row time zone. -#}
 {% macro local_month(column, time_zone) -%}
     cast(date_trunc('month', {{ to_local_timestamp(column, time_zone) }}) as date)

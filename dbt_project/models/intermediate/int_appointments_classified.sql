@@ -37,19 +37,19 @@ previous_build as (
 touched_patients as (
 
     select account, patient_id
-    from {{ ref('stg_cliniko__individual_appointments') }}
+    from {{ ref('conformed_appointments') }}
     where extracted_at > (select watermark from previous_build)
 
     union
 
     select account, patient_id
-    from {{ ref('stg_cliniko__invoices') }}
+    from {{ ref('conformed_invoices') }}
     where extracted_at > (select watermark from previous_build)
 
     union
 
     select account, patient_id
-    from {{ ref('stg_cliniko__patient_cases') }}
+    from {{ ref('conformed_referrals') }}
     where extracted_at > (select watermark from previous_build)
 
     union
@@ -62,10 +62,10 @@ touched_patients as (
     union
 
     select account, patient_id
-    from {{ ref('stg_cliniko__individual_appointments') }}
+    from {{ ref('conformed_appointments') }}
     where account in (
         select account
-        from {{ ref('stg_cliniko__businesses') }}
+        from {{ ref('conformed_clinics') }}
         where extracted_at > (select watermark from previous_build)
     )
 
@@ -92,11 +92,11 @@ appointments as (
         is_did_not_arrive,
         has_patient_arrived,
         -- Deleted appointments were never real bookings (entered in error): status `deleted`,
-        -- never counted. Cliniko's API deletes an appointment by archiving it, so archived
-        -- counts as deleted. Cancelled ones are real and kept.
-        is_deleted or coalesce(is_archived, false) as is_deleted,
+        -- never counted (conformed_appointments folds Cliniko's archiving in). Cancelled ones
+        -- are real and kept.
+        is_deleted,
         extracted_at
-    from {{ ref('stg_cliniko__individual_appointments') }} as source_appointments
+    from {{ ref('conformed_appointments') }} as source_appointments
     where appointment_id is not null
     {%- if is_incremental() %}
         and (
@@ -123,7 +123,7 @@ all_invoices as (
         is_deleted,
         is_cancelled,
         extracted_at
-    from {{ ref('stg_cliniko__invoices') }}
+    from {{ ref('conformed_invoices') }}
 
 ),
 
@@ -159,7 +159,7 @@ businesses as (
         business_id,
         time_zone_identifier,
         extracted_at
-    from {{ ref('stg_cliniko__businesses') }}
+    from {{ ref('conformed_clinics') }}
 
 ),
 
@@ -172,7 +172,7 @@ all_patient_cases as (
         created_at as received_at,
         is_deleted,
         extracted_at
-    from {{ ref('stg_cliniko__patient_cases') }}
+    from {{ ref('conformed_referrals') }}
 
 ),
 

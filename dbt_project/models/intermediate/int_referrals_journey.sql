@@ -14,7 +14,7 @@
     incremental_strategy='delete+insert',
     on_schema_change='sync_all_columns',
     post_hook=[
-        "delete from {{ this }} where referral_id in (select " ~ referral_id('source_kind', 'account', 'patient_case_id') ~ " from {{ ref('stg_cliniko__patient_cases') }} where is_deleted)"
+        "delete from {{ this }} where referral_id in (select " ~ referral_id('source_kind', 'account', 'patient_case_id') ~ " from {{ ref('conformed_referrals') }} where is_deleted)"
     ]
 ) }}
 {%- set as_of_at = as_of_at() %}
@@ -36,7 +36,7 @@ all_patient_cases as (
         created_at as received_at,
         is_deleted,
         extracted_at
-    from {{ ref('stg_cliniko__patient_cases') }}
+    from {{ ref('conformed_referrals') }}
     where patient_case_id is not null
 
 ),
@@ -74,7 +74,7 @@ all_patient_forms as (
         completed_at,
         is_deleted,
         extracted_at
-    from {{ ref('stg_cliniko__patient_forms') }}
+    from {{ ref('conformed_intakes') }}
 
 ),
 
@@ -127,7 +127,7 @@ touched_patients as (
     from all_patient_cases
     where account in (
         select account
-        from {{ ref('stg_cliniko__businesses') }}
+        from {{ ref('conformed_clinics') }}
         where extracted_at > (select watermark from previous_build)
     )
 
@@ -216,7 +216,7 @@ businesses as (
         account,
         business_id,
         time_zone_identifier
-    from {{ ref('stg_cliniko__businesses') }}
+    from {{ ref('conformed_clinics') }}
     where not is_deleted
 
 ),

@@ -50,6 +50,7 @@ final as (
         appointments.appointment_key as appointment_id,
         appointments.source_kind,
         appointments.account,
+        appointments.account as source_name,
         appointments.referral_id,
         -- The appointment's own clinic; else its referral's; else the account's unassigned one.
         coalesce(

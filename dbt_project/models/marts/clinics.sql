@@ -14,7 +14,7 @@ businesses as (
         country_code,
         is_archived,
         is_deleted
-    from {{ ref('stg_cliniko__businesses') }}
+    from {{ ref('conformed_clinics') }}
 
 ),
 

@@ -39,7 +39,7 @@ patients as (
         account,
         patient_id,
         shares_with_referrer
-    from {{ ref('stg_cliniko__patients') }}
+    from {{ ref('conformed_patients') }}
 
 ),
 
@@ -49,7 +49,7 @@ businesses as (
         account,
         business_id,
         clinic_name
-    from {{ ref('stg_cliniko__businesses') }}
+    from {{ ref('conformed_clinics') }}
 
 ),
 
@@ -59,6 +59,7 @@ final as (
         journey.referral_id,
         journey.source_kind,
         journey.account,
+        journey.account as source_name,
         journey.clinic_id,
         coalesce(businesses.clinic_name, 'Unassigned clinic') as clinic_name,
         attributed.partner_id,
