@@ -167,9 +167,9 @@ class FhirSource(_Strict):
     base_url: str
     auth: Annotated[BearerAuth | ClientCredentialsAuth | NoAuth, Field(discriminator="kind")]
     contact_email: str
-    requests_per_minute: Annotated[int, Field(ge=1, le=6000)] = 300
-    page_size: Annotated[int, Field(ge=1, le=1000)] = 100  # `_count`
-    max_pages: Annotated[int, Field(ge=1)] = 100_000
+    requests_per_minute: Annotated[int, Field(strict=True, ge=1, le=6000)] = 300
+    page_size: Annotated[int, Field(strict=True, ge=1, le=1000)] = 100  # `_count`
+    max_pages: Annotated[int, Field(strict=True, ge=1)] = 100_000
     # Resource types to read; default every type refnet maps (flows/fhir.STREAMS).
     resources: list[str] | None = None
     # The intake question: the QuestionnaireResponse item with this linkId, else the item whose
@@ -261,7 +261,7 @@ class CsvSource(_Strict):
     clinic_name: str | None = None
     # More unparseable rows than this share of a file means the mapping does not fit the export:
     # the file is refused whole (nothing landed) instead of quarantined row by row.
-    max_quarantined_share: Annotated[float, Field(ge=0, le=1)] = 0.5
+    max_quarantined_share: Annotated[float, Field(strict=True, ge=0, le=1)] = 0.5
 
     @field_validator("name")
     @classmethod
