@@ -437,9 +437,7 @@ class Config(_Strict):
 
 def _location(loc: tuple) -> str:
     out = ""
-    for i, part in enumerate(loc):
-        if i == 2 and loc[0] == "sources" and part in ("cliniko", "fhir", "csv"):
-            continue  # the union's tag: `sources[0].files`, not `sources[0].csv.files`
+    for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
 

@@ -349,9 +349,6 @@ PROVENANCE_FIELDS = ("source_file", "file_sha256", "line")
 ID_FIELD = {"appointments": "appointment_id", "patients": "patient_id"}
 
 
-CLINIC_FIELDS = ("clinic_id", "clinic_name", "time_zone")
-
-
 class ParsedExport:
     """One export file read by DuckDB (every column as text) and mapped, row by row.
 

@@ -395,7 +395,7 @@ def test_bad_mapping_is_refused_with_the_key_named(clinic, tmp_path, change, mes
 
 
 def test_bad_source_config_is_refused_with_the_key_named(clinic, tmp_path):
-    with pytest.raises(ConfigError, match=r"sources\[0\].time_zone: 'Mars/Base'"):
+    with pytest.raises(ConfigError, match=r"sources\[0\].csv.time_zone: 'Mars/Base'"):
         load_config(clinic(HEADER, time_zone="Mars/Base"))
     mapping = MAPPING.split("patients:")[0]
     with pytest.raises(ConfigError, match="files.patients is given but the mapping"):
