@@ -373,7 +373,7 @@ def test_config_errors_name_the_source_and_key(tmp_path: Path, monkeypatch) -> N
     )
     with pytest.raises(ConfigError) as err:
         load_config(path)
-    assert "sources[0].auth.bearer.token_env: required key is missing" in str(err.value)
+    assert "sources[0].fhir.auth.bearer.token_env: required key is missing" in str(err.value)
     assert "unknown resource types ['Observation']" in str(err.value)
 
     path.write_text(
