@@ -31,7 +31,9 @@ def two_sources(tmp_path_factory) -> dict:
         z.extractall(tmp / "exports")
     export = tmp / "exports" / "KaggleV2-May-2016.csv"
     world = build_world(seed=7, scale=0.05)
-    (tmp / "partners.yml").write_text(registry_yaml(world))
+    (tmp / "partners.yml").write_text(
+        registry_yaml(world).replace("source: sandbox", "source: headingley")
+    )
     home = tmp / "home"
     with running_sandbox(world, api_key=API_KEY, requests_per_minute=0) as base_url:
         config = {

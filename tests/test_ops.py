@@ -37,7 +37,9 @@ KEY_ENV = "OPS_TEST_CLINIKO_KEY"
 
 def _write_config(folder: Path, base_url: str, world, alerts: dict | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "partners.yml").write_text(registry_yaml(world))
+    # The world links its partners to its own account name; this config calls it headingley.
+    registry = registry_yaml(world).replace("source: sandbox", "source: headingley")
+    (folder / "partners.yml").write_text(registry)
     config = {
         "sources": [
             {
@@ -100,6 +102,9 @@ def served(tmp_path_factory, sandbox, world) -> dict:
     try:
         while not _published_runs(home):
             assert proc.poll() is None, "refnet serve exited early:\n" + log.read_text()[-4000:]
+            runs = [json.loads(p.read_text()) for p in (home / "runs").glob("*.json")]
+            bad = [r for r in runs if r["status"] in ("failed", "blocked")]
+            assert not bad, "a scheduled run did not publish: " + str(bad[0].get("error"))
             assert time.monotonic() - started < 2000, (
                 "no published run:\n" + log.read_text()[-4000:]
             )
