@@ -36,13 +36,19 @@ def _formats(v: object) -> object:
 def _check_formats(formats: list[str]) -> list[str]:
     import duckdb
 
-    for fmt in formats:
-        if "%" not in fmt:
-            raise ValueError(f"'{fmt}' has no strptime directive (e.g. '%Y-%m-%d')")
-        try:
-            duckdb.sql("select try_strptime('2000-01-01', $fmt)", params={"fmt": fmt}).fetchall()
-        except duckdb.Error as exc:
-            raise ValueError(f"'{fmt}' is not a strptime format: {exc}") from None
+    # Its own connection: sources load their mappings in parallel threads, and DuckDB's default
+    # connection is not safe to share between them.
+    con = duckdb.connect()
+    try:
+        for fmt in formats:
+            if "%" not in fmt:
+                raise ValueError(f"'{fmt}' has no strptime directive (e.g. '%Y-%m-%d')")
+            try:
+                con.execute("select try_strptime('2000-01-01', $fmt)", {"fmt": fmt}).fetchall()
+            except duckdb.Error as exc:
+                raise ValueError(f"'{fmt}' is not a strptime format: {exc}") from None
+    finally:
+        con.close()
     return formats
 
 

@@ -288,6 +288,8 @@ def _header(path: Path, mapping: ExportMapping) -> list[str]:
     try:
         with open(path, encoding=encoding, newline="") as fh:
             row = next(csv.reader(fh, delimiter=mapping.csv.delimiter, quotechar=mapping.csv.quote))
+    except csv.Error:
+        raise ExportError(_UNBALANCED_HEADER.format(path=path)) from None
     except StopIteration:
         raise ExportError(f"{path}: the file is empty (no header line)") from None
     except UnicodeDecodeError:
@@ -295,7 +297,13 @@ def _header(path: Path, mapping: ExportMapping) -> list[str]:
             f"{path}: not {mapping.csv.encoding} text; set csv.encoding in {mapping.path} "
             "(utf-8, utf-16 or latin-1) or re-save the export as UTF-8"
         ) from None
+    if any("\n" in c or "\r" in c for c in row):
+        # A quote left open in the header swallowed data lines into it: never quote them.
+        raise ExportError(_UNBALANCED_HEADER.format(path=path))
     names = [c.strip() for c in row]
+    # Spreadsheets save trailing empty columns as ",,": nothing can be mapped to them.
+    while names and names[-1] == "":
+        names.pop()
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ExportError(
@@ -303,6 +311,16 @@ def _header(path: Path, mapping: ExportMapping) -> list[str]:
             "tell them apart"
         )
     return names
+
+
+_UNBALANCED_HEADER = (
+    "{path}: the header line has a quote that is never closed, so it runs into the data lines; "
+    "fix the first line of the export (or set csv.quote in the mapping) and run again"
+)
+
+
+def _shown(name: str, limit: int = 40) -> str:
+    return name if len(name) <= limit else name[:limit] + "…"
 
 
 def _check_columns(path: Path, header: list[str], sql: _Sql, export_type: str, mapping_path):
@@ -313,7 +331,7 @@ def _check_columns(path: Path, header: list[str], sql: _Sql, export_type: str, m
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise ExportError(
             f"{path}: no column '{column}' (mapping key {export_type}.{key} in {mapping_path}). "
-            f"The file's columns are: {', '.join(header)}.{hint}"
+            f"The file's columns are: {', '.join(_shown(h) for h in header[:60])}.{hint}"
         )
 
 
@@ -386,10 +404,25 @@ class ParsedExport:
         # Malformed lines (wrong number of fields, a quote left open, bad bytes) never reach
         # `export`; DuckDB records each with its line.
         rejected = con.execute(
-            "select line, arg_min(error_type || ': ' || error_message, column_idx) "
+            "select line, arg_min(error_type || coalesce(': ' || error_message, ''), column_idx) "
             "from reject_errors group by line order by line"
         ).fetchall()
         good = con.execute("select count(*) from export").fetchone()[0]
+        runaway = con.execute(
+            "select min(line) from reject_errors "
+            "where error_type in ('UNQUOTED VALUE', 'LINE SIZE OVER MAXIMUM')"
+        ).fetchone()[0]
+        if runaway is not None:
+            # A quote opened and never closed makes the rest of the file one value: rows would
+            # vanish without a reject each. Refuse the file rather than land part of it.
+            missing = _data_lines(path) - good - len(rejected)
+            if missing > 0:
+                raise ExportError(
+                    f"{path}: line {runaway} opens a quote that is not closed, so the "
+                    f"{missing} lines after it were read as one value; nothing of this file was "
+                    f"landed. Fix line {runaway} of the export (or csv.quote in {mapping.path}) "
+                    "and run again"
+                )
         # Rows come back in file order; each takes the next line no rejected row holds.
         taken = {int(line) for line, _ in rejected}
         if taken:
@@ -482,6 +515,16 @@ class ParsedExport:
 
     def close(self) -> None:
         self.con.close()
+
+
+def _data_lines(path: Path) -> int:
+    """Physical lines after the header (a last line without a newline counts)."""
+    lines, last = 0, b"\n"
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return lines + (last != b"\n") - 1
 
 
 def _good_lines(count: int, rejected: set[int]) -> list[int]:

@@ -406,3 +406,47 @@ def test_example_config_passes_config_check():
     result = refnet("config", "check", str(REPO / "examples" / "csv" / "refnet.yml"))
     assert result.returncode == 0, result.stderr
     assert "1 sources" in result.stdout
+
+
+def test_a_quote_left_open_refuses_the_file_instead_of_landing_part_of_it(clinic, tmp_path):
+    rows = [GOOD[0].replace("A1", f"A{i}") for i in range(1, 300)]
+    rows[100] = rows[100].replace(",,Ann", ',"never closed,Ann')  # line 102
+    with pytest.raises(ExportError) as err:
+        run(clinic(HEADER + "".join(rows)), tmp_path / "home")
+    message = str(err.value)
+    assert "line 102 opens a quote that is not closed" in message
+    assert "nothing of this file was landed" in message
+    assert "Example" not in message
+    assert not list((tmp_path / "home").rglob("*.parquet"))
+    assert not (tmp_path / "home" / "state").exists() or not any(
+        (tmp_path / "home" / "state").rglob("appointments.json")
+    )
+
+
+def test_a_broken_header_is_named_without_quoting_any_row(clinic, tmp_path):
+    body = '"' + HEADER + "".join(GOOD)
+    with pytest.raises(ExportError) as err:
+        run(clinic(body), tmp_path / "home")
+    assert "the header line has a quote that is never closed" in str(err.value)
+    assert "Example" not in str(err.value) and "P1" not in str(err.value)
+
+
+def test_trailing_empty_columns_of_a_spreadsheet_are_ignored(clinic, tmp_path):
+    body = "".join(line.rstrip("\n") + ",,\n" for line in [HEADER, *GOOD])
+    stats = run(clinic(body), tmp_path / "home")["appointments"]
+    assert (stats.records, stats.quarantined) == (3, 0)
+
+
+def test_sources_load_their_mappings_in_parallel_threads(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flows.csv_mapping import load_mapping
+
+    paths = []
+    for i in range(4):
+        path = tmp_path / f"m{i}.yml"
+        path.write_text(MAPPING)
+        paths.append(path)
+    with ThreadPoolExecutor(4) as pool:
+        loaded = list(pool.map(load_mapping, paths * 10))
+    assert len(loaded) == 40 and all(m.appointments is not None for m in loaded)
