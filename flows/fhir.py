@@ -476,13 +476,20 @@ def parse_bundle(body: object, resource_type: str) -> BundlePage:
     return page
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
+
+
 class BundlePaginator:
     """Follows the Bundle's `next` link; stops on an empty page, refuses to loop, caps pages."""
 
-    def __init__(self, max_pages: int) -> None:
+    def __init__(self, max_pages: int, base_url: str | None = None) -> None:
         self.max_pages = max_pages
         self.pages = 0
         self._seen: set[str] = set()
+        self._origin = _origin(base_url) if base_url else None
 
     def next_url(self, page: BundlePage, url: str) -> str | None:
         self.pages += 1
@@ -492,6 +499,13 @@ class BundlePaginator:
         if not page.matches and not page.includes and not page.malformed:
             # An empty page that still links on: some servers do; nothing more will come.
             return None
+        if self._origin and _origin(page.next_url) != self._origin:
+            # The credentials go with every request: never to a host the config did not name.
+            raise SourceError(
+                f"the server's next link points at {_origin(page.next_url)}, not at "
+                f"{self._origin} (base_url); refusing to send the credentials there. Fix the "
+                "server's public base URL setting, or set base_url to the address it links to"
+            )
         if page.next_url in self._seen:
             raise SourceError(
                 f"the server returned a next link already visited ({page.next_url}); refusing "
@@ -733,7 +747,7 @@ def extract_stream(
     quarantine: list[tuple[str | None, str, str]] = []
     newest: str | None = None
     seen_ids: set[str] = set()
-    paginator = BundlePaginator(max_pages)
+    paginator = BundlePaginator(max_pages, base_url)
     url: str | None = f"{base_url}/{rtype}"
     query: list[tuple[str, str]] | None = params
     page_no = 0
@@ -796,6 +810,16 @@ def extract_stream(
             "; ".join(f"{q[0] or '?'}: {q[1]}" for q in quarantine[:5]),
         )
     # Only now, with every file durable, does the cursor move.
+    if newest and _parse_instant(newest) > _parse_instant(upper):
+        # A resource dated in the future (a wrong server clock) would freeze the cursor there.
+        log.warning(
+            "%s: a resource has meta.lastUpdated %s, after this run's upper bound; the cursor "
+            "stops at %s so later edits are still read",
+            where,
+            newest,
+            upper,
+        )
+        newest = upper
     if newest and (cursor is None or newest > cursor):
         cursors.commit(SOURCE_KIND, account, rtype, newest, run_id)
         stats.cursor_to = newest

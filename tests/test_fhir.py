@@ -259,6 +259,39 @@ def test_paging_refuses_a_repeated_next_link(tmp_path: Path) -> None:
     assert not (tmp_path / "state").exists()
 
 
+def test_a_next_link_to_another_host_is_refused_before_credentials_go_there(
+    tmp_path: Path,
+) -> None:
+    def hook(rtype: str, bundle: dict, offset: int) -> dict:
+        bundle["link"] = [
+            *bundle["link"][:1],
+            {"relation": "next", "url": "http://127.0.0.2:9/fhir/Patient?page=2"},
+        ]
+        return bundle
+
+    with serving_fhir({"Patient": people(5)}, token=TOKEN, page_hook=hook) as server:
+        with pytest.raises(SourceError, match="refusing to send the credentials there"):
+            run_patients(tmp_path, server)
+        assert len(server.requests) == 1
+    assert not (tmp_path / "state").exists()
+
+
+def test_a_resource_dated_in_the_future_does_not_freeze_the_cursor(tmp_path: Path) -> None:
+    future = people(4)[3]
+    future["meta"]["lastUpdated"] = "2099-01-01T00:00:00Z"
+
+    def hook(rtype: str, bundle: dict, offset: int) -> dict:
+        # A server that ignores `_lastUpdated=le` and has a record from a wrong clock.
+        if offset == 0:
+            bundle["entry"].append({"resource": future, "search": {"mode": "match"}})
+        return bundle
+
+    with serving_fhir({"Patient": people(2)}, token=TOKEN, page_hook=hook) as server:
+        stats = run_patients(tmp_path, server)
+    assert stats.records == 3  # landed, but the cursor stops at this run's upper bound
+    assert stats.cursor_to == "2026-11-30T23:59:30Z"
+
+
 def test_paging_stops_at_the_max_pages_guard(tmp_path: Path) -> None:
     with serving_fhir({"Patient": people(9)}, token=TOKEN) as server:
         with pytest.raises(SourceError, match="more than 3 pages"):
