@@ -68,6 +68,11 @@ class ClinikoSource(_Strict):
             raise ValueError("must be an e-mail address (Cliniko requires one in the User-Agent)")
         return v
 
+    @field_validator("api_key_env")
+    @classmethod
+    def _key_env_is_a_name(cls, v: str | None) -> str | None:
+        return _env_name(v)
+
     @field_validator("base_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
@@ -485,6 +490,10 @@ def load_config(path: Path) -> Config:
     data = read_yaml(path, "configuration")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with a 'sources' list at the top level")
+    alerts = data.get("alerts")
+    if isinstance(alerts, dict) and True in alerts and "on" not in alerts:
+        # YAML 1.1 reads a bare `on:` key as the boolean true.
+        alerts["on"] = alerts.pop(True)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:

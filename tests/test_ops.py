@@ -471,3 +471,28 @@ def test_ctrl_c_or_sigterm_mid_run_stops_at_once_and_publishes_nothing(tmp_path:
     # No dbt, Prefect server or other child of the run outlives it.
     time.sleep(10)
     assert _processes_mentioning(str(home)) == []
+
+
+def test_a_bare_yaml_on_key_in_alerts_is_read_as_on(tmp_path: Path):
+    from flows.config import load_config
+
+    path = tmp_path / "c.yml"
+    path.write_text(
+        "sources:\n  - {name: x, kind: cliniko, contact_email: a@b.co, api_key_env: K}\n"
+        "alerts:\n  on: [failed, published]\n  webhook: {env: HOOK_URL}\n"
+    )
+    assert load_config(path).alerts.on == ["failed", "published"]
+
+
+def test_a_pasted_key_in_api_key_env_is_refused_without_echoing_it(tmp_path: Path):
+    from flows.config import ConfigError, load_config
+
+    path = tmp_path / "c.yml"
+    path.write_text(
+        "sources:\n  - {name: x, kind: cliniko, contact_email: a@b.co,"
+        " api_key_env: MS0xMjM0NTY3ODkw-uk1}\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "api_key_env: must be the name of an environment variable" in str(err.value)
+    assert "MS0xMjM0NTY3ODkw" not in str(err.value)
