@@ -119,7 +119,7 @@ def run(
         if cfg.partners_path():
             from flows.registry import load_registry
 
-            load_registry(cfg.partners_path(), [s.name for s in cfg.sources])
+            load_registry(cfg.partners_path(), {s.name: s.kind for s in cfg.sources})
         _prepare_home(home_dir)  # importing flows.nightly imports Prefect, which needs it
         # Checked before Prefect starts, so a missing secret fails in a second, not a minute.
         from flows.nightly import pseudonym_secret
@@ -351,7 +351,7 @@ def config_check(config: Annotated[Path, typer.Argument(help="The run configurat
         for source in cfg.sources:
             source.resolve_secrets()
         if cfg.partners_path():
-            load_registry(cfg.partners_path(), [s.name for s in cfg.sources])
+            load_registry(cfg.partners_path(), {s.name: s.kind for s in cfg.sources})
         alerts = cfg.alerts
         refs = {
             "alerts.webhook": alerts.webhook if alerts else None,

@@ -150,8 +150,8 @@ def extract_account(
 @task(cache_policy=NONE, timeout_seconds=300)
 def land_partner_registry(config: Config, home: Path) -> dict[str, int]:
     path = config.partners_path()
-    names = [s.name for s in config.sources]
-    return land_registry(load_registry(path, names) if path else None, home / "raw")
+    kinds = {s.name: s.kind for s in config.sources}
+    return land_registry(load_registry(path, kinds) if path else None, home / "raw")
 
 
 @task(cache_policy=NONE, timeout_seconds=3600)

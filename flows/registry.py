@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
@@ -56,6 +56,8 @@ class PmsLink(_Strict):
 
     @model_validator(mode="after")
     def _one_kind(self) -> PmsLink:
+        if self.cliniko_contact_id is not None and self.fhir_reference is not None:
+            raise ValueError("give cliniko_contact_id or fhir_reference, not both")
         kinds = [
             self.cliniko_contact_id is not None or self.fhir_reference is not None,
             self.referral_source_type is not None,
@@ -105,20 +107,46 @@ class Registry(_Strict):
         return self
 
 
-def load_registry(path: Path, source_names: Iterable[str] | None = None) -> Registry:
+# Which link a source kind can match: a CSV export has no referrer records at all.
+_LINKS_BY_KIND = {
+    "cliniko": {"cliniko_contact_id", "referral_source_type", "referrer_type"},
+    "fhir": {"fhir_reference", "referral_source_type", "referrer_type"},
+    "csv": set(),
+}
+
+
+def _link_field(link: PmsLink) -> str:
+    for name in ("cliniko_contact_id", "fhir_reference", "referral_source_type", "referrer_type"):
+        if getattr(link, name) is not None:
+            return name
+    return "?"
+
+
+def load_registry(path: Path, sources: Iterable[str] | Mapping[str, str] | None = None) -> Registry:
     """Validate a registry file; errors name the file, the entry (id or position) and the key.
-    With `source_names` (the configured sources), a link to any other source is refused: a typo
-    there would silently attribute nothing to the partner."""
+    With `sources` (the configured source names, or names to kinds), a link to any other source
+    is refused, and so is a link of a type that source kind never has: either would silently
+    attribute nothing to the partner."""
     registry = _parse_registry(path)
-    if source_names is not None:
-        known = set(source_names)
-        bad = [
-            f"  partner '{p.id}': pms[{i}].source: no source named '{link.source}' in the "
-            f"configuration (configured: {', '.join(sorted(known)) or 'none'})"
-            for p in registry.partners
-            for i, link in enumerate(p.pms)
-            if link.source not in known
-        ]
+    if sources is not None:
+        kinds = dict(sources) if isinstance(sources, Mapping) else dict.fromkeys(sources)
+        known = set(kinds)
+        bad = []
+        for p in registry.partners:
+            for i, link in enumerate(p.pms):
+                if link.source not in known:
+                    bad.append(
+                        f"  partner '{p.id}': pms[{i}].source: no source named '{link.source}' "
+                        f"in the configuration (configured: {', '.join(sorted(known)) or 'none'})"
+                    )
+                    continue
+                kind, field = kinds[link.source], _link_field(link)
+                if kind in _LINKS_BY_KIND and field not in _LINKS_BY_KIND[kind]:
+                    allowed = ", ".join(sorted(_LINKS_BY_KIND[kind])) or "none (no referrers)"
+                    bad.append(
+                        f"  partner '{p.id}': pms[{i}].{field}: source '{link.source}' is a "
+                        f"{kind} source, which has no {field} (its links: {allowed})"
+                    )
         if bad:
             raise ConfigError("\n".join([f"{path}: invalid partner registry", *bad]))
     return registry
