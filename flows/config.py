@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from datetime import date
@@ -206,11 +207,7 @@ class FhirSource(_Strict):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"'{v}' is not an IANA time zone (e.g. 'Europe/London')") from None
-        return v
+        return _iana_zone(v)
 
     @field_validator("resources")
     @classmethod
@@ -276,11 +273,7 @@ class CsvSource(_Strict):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"'{v}' is not an IANA time zone (e.g. 'Europe/London')") from None
-        return v
+        return _iana_zone(v)
 
     def resolve_secrets(self) -> list[str]:
         return []  # files on disk: no credential
@@ -304,6 +297,31 @@ class GateConfig(_Strict):
     max_source_age_hours: Annotated[float, Field(strict=True, gt=0)] = 36.0
     # Warn when more than this share of referrals has no attributed partner.
     max_unknown_share: Annotated[float, Field(strict=True, ge=0, le=1)] = 0.4
+
+
+@functools.cache
+def _warehouse_zones() -> frozenset[str]:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        return frozenset(
+            r[0] for r in con.execute("select name from pg_timezone_names()").fetchall()
+        )
+    finally:
+        con.close()
+
+
+def _iana_zone(v: str) -> str:
+    # Python alone accepts host aliases such as `localtime`; the warehouse (DuckDB) and Prefect's
+    # schedules do not, so a zone must be known to both.
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{v}' is not an IANA time zone (e.g. 'Europe/London')") from None
+    if v not in _warehouse_zones() or v in ("localtime", "posixrules", "Factory"):
+        raise ValueError(f"'{v}' is not an IANA time zone name (e.g. 'Europe/London')")
+    return v
 
 
 def _env_name(v: str | None) -> str | None:
@@ -333,11 +351,7 @@ class Schedule(_Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"'{v}' is not an IANA time zone (e.g. 'Europe/London')") from None
-        return v
+        return _iana_zone(v)
 
 
 class SecretRef(_Strict):

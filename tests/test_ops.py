@@ -496,3 +496,16 @@ def test_a_pasted_key_in_api_key_env_is_refused_without_echoing_it(tmp_path: Pat
         load_config(path)
     assert "api_key_env: must be the name of an environment variable" in str(err.value)
     assert "MS0xMjM0NTY3ODkw" not in str(err.value)
+
+
+@pytest.mark.parametrize("zone", ["localtime", "posixrules", "right/UTC"])
+def test_a_host_zone_alias_is_refused_where_the_warehouse_would_fail_later(tmp_path: Path, zone):
+    from flows.config import ConfigError, load_config
+
+    path = tmp_path / "c.yml"
+    path.write_text(
+        "sources:\n  - {name: x, kind: cliniko, contact_email: a@b.co, api_key_env: K}\n"
+        f"schedule: {{cron: '0 2 * * *', timezone: {zone}}}\n"
+    )
+    with pytest.raises(ConfigError, match=f"schedule.timezone: '{zone}' is not an IANA"):
+        load_config(path)
