@@ -8,6 +8,7 @@ import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -77,9 +78,7 @@ class ClinikoSource(_Strict):
     @field_validator("base_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
-        if v is not None and not re.match(r"^https?://", v):
-            raise ValueError("must start with http:// or https://")
-        return v.rstrip("/") if v else v
+        return _http_url(v).rstrip("/") if v is not None else v
 
     @field_validator("api_key")
     @classmethod
@@ -149,9 +148,7 @@ class ClientCredentialsAuth(_Strict):
     @field_validator("token_url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://", v):
-            raise ValueError("must start with http:// or https://")
-        return v
+        return _http_url(v)
 
     @field_validator("client_secret_env")
     @classmethod
@@ -200,9 +197,7 @@ class FhirSource(_Strict):
     @field_validator("base_url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://", v):
-            raise ValueError("must start with http:// or https://")
-        return v.rstrip("/")
+        return _http_url(v).rstrip("/")
 
     @field_validator("time_zone")
     @classmethod
@@ -232,8 +227,8 @@ class FhirSource(_Strict):
 class CsvFiles(_Strict):
     """Per export type, a file or a glob (relative to the configuration file)."""
 
-    appointments: str | None = None
-    patients: str | None = None
+    appointments: Annotated[str, Field(min_length=1)] | None = None
+    patients: Annotated[str, Field(min_length=1)] | None = None
 
     @model_validator(mode="after")
     def _something(self) -> CsvFiles:
@@ -297,6 +292,18 @@ class GateConfig(_Strict):
     max_source_age_hours: Annotated[float, Field(strict=True, gt=0)] = 36.0
     # Warn when more than this share of referrals has no attributed partner.
     max_unknown_share: Annotated[float, Field(strict=True, ge=0, le=1)] = 0.4
+
+
+def _http_url(v: str) -> str:
+    if not re.match(r"^https?://", v):
+        raise ValueError("must start with http:// or https://")
+    try:
+        host = urlsplit(v).hostname
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL ({exc})") from None
+    if not host or re.search(r"\s", v):
+        raise ValueError("must be a full URL with a host name and no spaces")
+    return v
 
 
 @functools.cache

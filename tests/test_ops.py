@@ -509,3 +509,31 @@ def test_a_host_zone_alias_is_refused_where_the_warehouse_would_fail_later(tmp_p
     )
     with pytest.raises(ConfigError, match=f"schedule.timezone: '{zone}' is not an IANA"):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        (
+            "{name: x, kind: cliniko, contact_email: a@b.co, api_key_env: K, base_url: 'https://'}",
+            "sources[0].cliniko.base_url: must be a full URL with a host name",
+        ),
+        (
+            "{name: x, kind: cliniko, contact_email: a@b.co, api_key_env: K,"
+            " base_url: 'https://api uk1.cliniko.com/v1'}",
+            "sources[0].cliniko.base_url: must be a full URL with a host name and no spaces",
+        ),
+        (
+            "{name: v, kind: csv, mapping: m.yml, time_zone: UTC, files: {appointments: ''}}",
+            "sources[0].csv.files.appointments",
+        ),
+    ],
+)
+def test_unusable_urls_and_empty_paths_are_refused_with_the_key(tmp_path: Path, source, message):
+    from flows.config import ConfigError, load_config
+
+    path = tmp_path / "c.yml"
+    path.write_text(f"sources:\n  - {source}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert message in str(err.value)
