@@ -30,7 +30,7 @@ def mart_fingerprint(path: Path) -> dict[str, str]:
         con.close()
 
 
-def refnet(*args: str, env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+def refnet(*args: str, env: dict | None = None, timeout: int = 1800) -> subprocess.CompletedProcess:
     """Run the real `refnet` command, as a user would."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
