@@ -12,7 +12,10 @@ import typer
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 app = typer.Typer(
-    help="refnet: which referral partners bring patients through the door.",
+    help="refnet: which referral partners bring patients through the door.\n\n"
+    "Exit status of every command: 0 success; 1 the run did not publish (a source failed, "
+    "the gate blocked, a stage failed, or another run holds the data directory); "
+    "2 invalid configuration or usage.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -44,11 +47,36 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+def _prepare_home(home: Path) -> None:
+    """Create the data directory up front: Prefect cannot start without a writable home."""
+    try:
+        (home / "prefect").mkdir(parents=True, exist_ok=True)
+        probe = home / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        _fail(
+            f"cannot write to the data directory {home}: {exc.strerror}; "
+            "choose another --home or fix its permissions",
+            EXIT_CONFIG,
+        )
+
+
 def _run_nightly(config_path: Path, home: Path, demo: bool) -> None:
     _quiet_tools(home)
+    _prepare_home(home)
+    from flows import interrupt, progress
+    from flows.lock import RunLocked, run_lock
     from flows.nightly import RunFailed, nightly
 
-    state = nightly(config_path=str(config_path), home=str(home), demo=demo, return_state=True)
+    try:
+        # Taken before Prefect starts, so a second run fails at once and touches nothing.
+        with run_lock(home), progress.shown_on_tty(), interrupt.stop_on_signals():
+            state = nightly(
+                config_path=str(config_path), home=str(home), demo=demo, return_state=True
+            )
+    except RunLocked as exc:
+        _fail(str(exc), EXIT_FAILED)
     if state.is_completed():
         summary = state.result()
         typer.echo(_summary_text(summary))
@@ -56,7 +84,7 @@ def _run_nightly(config_path: Path, home: Path, demo: bool) -> None:
         return
     try:
         state.result()
-    except RunFailed as exc:
+    except (RunFailed, RunLocked) as exc:
         _fail(str(exc), EXIT_FAILED)
     except Exception as exc:
         _fail(f"refnet run failed: {type(exc).__name__}: {exc}", EXIT_FAILED)
@@ -81,11 +109,25 @@ def run(
     """
     from flows.config import ConfigError, load_config, resolve_home
 
+    home_dir = resolve_home(home)
+    _quiet_tools(home_dir)  # before load_config: validating a cron imports Prefect
     try:
-        load_config(config)
+        cfg = load_config(config)
+        # Fail in a second, not after minutes of extraction: keys and registry first.
+        for source in cfg.sources:
+            source.resolve_secrets()
+        if cfg.partners_path():
+            from flows.registry import load_registry
+
+            load_registry(cfg.partners_path(), {s.name: s.kind for s in cfg.sources})
+        _prepare_home(home_dir)  # importing flows.nightly imports Prefect, which needs it
+        # Checked before Prefect starts, so a missing secret fails in a second, not a minute.
+        from flows.nightly import pseudonym_secret
+
+        pseudonym_secret(demo=False)
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
-    _run_nightly(config, resolve_home(home), demo=False)
+    _run_nightly(config, home_dir, demo=False)
 
 
 @app.command()
@@ -101,6 +143,40 @@ def demo(
     home_dir = resolve_home(home)
     with demo_session(home_dir, seed=seed, scale=scale) as config_path:
         _run_nightly(config_path, home_dir, demo=True)
+
+
+@app.command()
+def publish(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="The run configuration (its gate: settings)."),
+    ] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Gate the warehouse as the last run left it, and publish it only if the gate passes.
+
+    For re-publishing after changing a gate setting; no extraction, no dbt. Exit status as
+    for `run`.
+    """
+    from flows.config import ConfigError, GateConfig, load_config, resolve_home
+
+    home_dir = resolve_home(home)
+    try:
+        cfg = load_config(config) if config else None
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    _quiet_tools(home_dir)
+    from flows.lock import RunLocked
+    from flows.nightly import RunFailed, republish
+
+    if not (home_dir / "warehouse" / "refnet.duckdb").is_file():
+        _fail(f"no warehouse in {home_dir}; run `refnet run` first", EXIT_FAILED)
+    try:
+        summary = republish(cfg.gate if cfg else GateConfig(), home_dir)
+    except (RunFailed, RunLocked) as exc:
+        _fail(str(exc), EXIT_FAILED)
+    typer.echo(_summary_text(summary))
+    typer.echo(summary["site"])
 
 
 @app.command(
@@ -127,13 +203,15 @@ def resync(
 ) -> None:
     """Full re-sync: forget the incremental cursors and read every record again.
 
+    For a CSV source: forget which export files were landed and land every file again.
+
     For when a clinic asks for one (e.g. after a bulk import or a restore on their side). The
     landed history stays; newer versions win downstream. The next `refnet run` publishes.
     """
     import logging
 
-    from flows.cliniko import extract_source, reset_cursors
     from flows.config import ConfigError, load_config, resolve_home
+    from flows.extract import extract_source, reset_cursors
     from flows.http import SourceError
     from flows.land import LandingError, new_run_id
     from flows.lock import RunLocked, run_lock
@@ -156,7 +234,7 @@ def resync(
         secret = pseudonym_secret(demo=False)
         with run_lock(home_dir):
             for src in chosen:
-                reset_cursors(home_dir, src.name)
+                reset_cursors(home_dir, src)
                 results = extract_source(src, home_dir, run_id, secret)
                 total = sum(r.records for r in results)
                 typer.echo(f"{src.name}: re-synced {total} records in {len(results)} streams")
@@ -164,6 +242,53 @@ def resync(
         _fail(str(exc), EXIT_CONFIG)
     except (SourceError, LandingError, RunLocked) as exc:
         _fail(f"refnet resync failed: {exc}\nRun it again; the next run resumes.", EXIT_FAILED)
+
+
+@app.command()
+def serve(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The run configuration (YAML).")],
+    home: HomeOpt = None,
+    cron: Annotated[
+        str | None, typer.Option(help="Cron schedule (default: the config's schedule.cron).")
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone of the cron (default: schedule.timezone).")
+    ] = None,
+    interval: Annotated[
+        int | None, typer.Option(min=10, help="Run every N seconds instead of on a cron.")
+    ] = None,
+    server_port: Annotated[
+        int,
+        typer.Option(help="Port of the local Prefect server (when PREFECT_API_URL is unset)."),
+    ] = 4200,
+) -> None:
+    """Serve the nightly run as a Prefect deployment on its schedule until SIGTERM or Ctrl-C.
+
+    Uses the Prefect server at $PREFECT_API_URL, else starts a local one (UI on --server-port).
+    SIGTERM cancels a run in progress (nothing half-written is published; its cursors resume),
+    pauses the schedule, and exits 0.
+    """
+    from flows.config import ConfigError, Schedule, load_config, resolve_home
+
+    home_dir = resolve_home(home)
+    _quiet_tools(home_dir)  # before load_config: validating a cron imports Prefect
+    try:
+        cfg = load_config(config)
+        # Re-validated through the config model so flags get the same checks as the file.
+        schedule = Schedule(
+            cron=cron or cfg.schedule.cron, timezone=timezone or cfg.schedule.timezone
+        )
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    except ValueError as exc:
+        _fail(f"invalid schedule: {exc}", EXIT_CONFIG)
+    from flows.serve import ServeError
+    from flows.serve import serve as serve_deployment
+
+    try:
+        serve_deployment(config, home_dir, schedule.cron, schedule.timezone, interval, server_port)
+    except ServeError as exc:
+        _fail(f"refnet serve: {exc}", EXIT_FAILED)
 
 
 @app.command()
@@ -195,14 +320,22 @@ def export(
     marts = resolve_home(home) / "published" / "marts.duckdb"
     if not marts.is_file():
         _fail(f"no published marts at {marts}; run `refnet run` or `refnet demo` first", 1)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(f"cannot create {out}: {exc.strerror}", EXIT_CONFIG)
     con = duckdb.connect(str(marts), read_only=True)
     try:
         for table in PUBLISHED_MARTS:
             target = out / f"{table}.{format}"
-            options = "(format parquet)" if format == "parquet" else "(header, delimiter ',')"
-            con.execute(f"copy {table} to '{target}' {options}")
+            relation = con.table(table)
+            if format == "parquet":
+                relation.write_parquet(str(target))
+            else:
+                relation.write_csv(str(target), header=True)
             typer.echo(str(target))
+    except (duckdb.Error, OSError) as exc:
+        _fail(f"export to {out} failed: {exc}", EXIT_FAILED)
     finally:
         con.close()
 
@@ -216,12 +349,27 @@ def config_check(config: Annotated[Path, typer.Argument(help="The run configurat
     try:
         cfg = load_config(config)
         for source in cfg.sources:
-            source.resolve_api_key()
+            source.resolve_secrets()
         if cfg.partners_path():
-            load_registry(cfg.partners_path())
+            load_registry(cfg.partners_path(), {s.name: s.kind for s in cfg.sources})
+        alerts = cfg.alerts
+        refs = {
+            "alerts.webhook": alerts.webhook if alerts else None,
+            "alerts.smtp.password": alerts.smtp.password if alerts and alerts.smtp else None,
+        }
+        for key, ref in refs.items():
+            if ref is not None and ref.env:  # blocks need the Prefect API: checked at run time
+                try:
+                    ref.resolve()
+                except ConfigError as exc:
+                    raise ConfigError(f"{config}: {key}: {exc}") from None
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
-    typer.echo(f"{config}: ok ({len(cfg.sources)} sources)")
+    receivers = [k for k in ("webhook", "smtp") if alerts and getattr(alerts, k)]
+    typer.echo(
+        f"{config}: ok ({len(cfg.sources)} sources; schedule '{cfg.schedule.cron}' "
+        f"{cfg.schedule.timezone}; alerts: {', '.join(receivers) or 'none'})"
+    )
 
 
 @partners_app.command("validate")

@@ -330,6 +330,7 @@ def extract_stream(
         else:
             lower = initial_lower
     stats.cursor_to = landing.flush(commit=True, first_run=first_run) or stats.cursor_to
+    cursors.mark_checked(SOURCE_KIND, account, stream.name, run_id)
     stats.files = landing.files
     stats.requests = client.stats.requests - before[0]
     stats.retries = client.stats.retries - before[1]

@@ -1,17 +1,44 @@
-"""The publishing gate: Great Expectations suites over the marts, blocking or warning."""
+"""The publishing gate: Great Expectations suites over the marts, blocking or warning.
+
+The suites in `expectations/*.json` are the single, hand-reviewed source of every check. Each
+expectation carries `meta.check` (a short name the run summary and the site show) and
+`meta.severity` (`blocking` stops publishing, `warning` publishes with a visible warning).
+Values only known at run time are GX suite parameters (`{"$PARAMETER": name}`), resolved here:
+
+- `keys__<table>__<column>` the distinct values of that column (relationships between marts)
+- `min_rows__<table>`       the fewest rows allowed: the last published run's count less
+                            `gate.max_row_drop` (1 when nothing was published yet)
+- `max_source_age_hours`   `gate.max_source_age_hours`
+- `min_known_share`        1 - `gate.max_unknown_share`
+
+`source_freshness` is a source-level table the gate builds itself from `<home>/state/` cursors.
+"""
 
 from __future__ import annotations
 
+import html
 import json
-import logging
+import math
 import warnings
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pandas as pd
 
-log = logging.getLogger(__name__)
+from flows.config import GateConfig
+from flows.land import write_atomic
+
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
+SOURCE_FRESHNESS = "source_freshness"
+HISTORY_RUNS = 30  # gate results of this many runs go into the published gate_results table
+_PARAM = "$PARAMETER"
+
+
+class GateError(Exception):
+    """The gate could not run (a suite is malformed); the message names the file and key."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +50,8 @@ class CheckResult:
     passed: bool
     observed: str | None
     rows_affected: int | None
+    expectation: str = ""
+    expected: str | None = None
 
     @property
     def blocks(self) -> bool:
@@ -32,6 +61,8 @@ class CheckResult:
 @dataclass(frozen=True)
 class GateResult:
     checks: list[CheckResult]
+    run_id: str = ""
+    checked_at: str = ""
 
     @property
     def passed(self) -> bool:
@@ -41,41 +72,216 @@ class GateResult:
     def failures(self) -> list[CheckResult]:
         return [c for c in self.checks if not c.passed]
 
-    def summary(self) -> str:
-        blocking = [c for c in self.checks if c.blocks]
-        warned = [c for c in self.failures if not c.blocks]
-        head = (
+    def headline(self) -> str:
+        blocking = sum(c.blocks for c in self.checks)
+        warned = len(self.failures) - blocking
+        return (
             f"gate {'passed' if self.passed else 'BLOCKED'}: {len(self.checks)} checks, "
-            f"{len(blocking)} blocking failures, {len(warned)} warnings"
+            f"{blocking} blocking failures, {warned} warnings"
         )
-        lines = [head]
-        for c in blocking + warned:
+
+    def summary(self) -> str:
+        lines = [self.headline()]
+        for c in sorted(self.failures, key=lambda c: (not c.blocks, c.table, c.check)):
             col = f".{c.column}" if c.column else ""
             rows = f", {c.rows_affected} rows" if c.rows_affected is not None else ""
+            want = f", expected {c.expected}" if c.expected else ""
             lines.append(
-                f"  [{c.severity}] {c.table}{col}: {c.check} (observed {c.observed}{rows})"
+                f"  [{c.severity}] {c.table}{col}: {c.check} (observed {c.observed}{rows}{want})"
             )
         return "\n".join(lines)
+
+    def markdown(self) -> str:
+        """The results as a Markdown table (the run's Prefect artifact)."""
+        lines = [f"**{self.headline()}**", "", "| table | check | severity | result | observed |"]
+        lines.append("|---|---|---|---|---|")
+        for c in sorted(self.checks, key=lambda c: (c.passed, not c.blocks, c.table, c.check)):
+            name = f"{c.check} ({c.column})" if c.column else c.check
+            result = "pass" if c.passed else ("**FAIL**" if c.blocks else "warn")
+            observed = (c.observed or "").replace("|", "\\|")
+            lines.append(f"| {c.table} | {name} | {c.severity} | {result} | {observed} |")
+        return "\n".join(lines)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per check, the shape of the published `gate_results` table."""
+        return [
+            {
+                "run_id": self.run_id,
+                "checked_at": self.checked_at,
+                "table_name": c.table,
+                "check_name": c.check,
+                "column_name": c.column,
+                "expectation": c.expectation,
+                "severity": c.severity,
+                "passed": c.passed,
+                "observed": c.observed,
+                "expected": c.expected,
+                "rows_affected": c.rows_affected,
+            }
+            for c in self.checks
+        ]
 
     def to_json(self) -> str:
         return json.dumps([asdict(c) for c in self.checks], indent=2, default=str)
 
 
 def load_suites(directory: Path = EXPECTATIONS_DIR) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))}
+    suites: dict[str, dict] = {}
+    for path in sorted(directory.glob("*.json")):
+        try:
+            spec = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise GateError(f"{path}: not valid JSON ({exc})") from exc
+        for i, exp in enumerate(spec.get("expectations", [])):
+            severity = (exp.get("meta") or {}).get("severity")
+            if severity not in ("blocking", "warning"):
+                raise GateError(
+                    f"{path}: expectations[{i}] ({exp.get('type')}): meta.severity must be "
+                    f"'blocking' or 'warning', not {severity!r}"
+                )
+        suites[path.stem] = spec
+    return suites
+
+
+def source_freshness(state_dir: Path, now: datetime | None = None) -> pd.DataFrame:
+    """One row per source account: its newest committed cursor and how old that is."""
+    now = now or datetime.now(UTC)
+    latest: dict[tuple[str, str], tuple[datetime | None, int]] = {}
+    for path in sorted(state_dir.glob("*/*/*.json")):
+        key = (path.parent.parent.name, path.parent.name)
+        try:
+            body = json.loads(path.read_text())
+            # checked_at: the last complete read; older state files only have committed_at.
+            committed = datetime.fromisoformat(body.get("checked_at") or body["committed_at"])
+        except (ValueError, KeyError, TypeError):
+            committed = None  # an unreadable cursor counts as "not known to be fresh"
+        best, streams = latest.get(key, (None, 0))
+        if committed is not None and (best is None or committed > best):
+            best = committed
+        latest[key] = (best, streams + 1)
+    rows = [
+        {
+            "source_kind": kind,
+            "account": account,
+            "streams": streams,
+            "last_committed_at": when,
+            "age_hours": (now - when).total_seconds() / 3600 if when else None,
+        }
+        for (kind, account), (when, streams) in sorted(latest.items())
+    ]
+    columns = ["source_kind", "account", "streams", "last_committed_at", "age_hours"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _parameters(spec: object) -> set[str]:
+    if isinstance(spec, dict):
+        if set(spec) == {_PARAM}:
+            return {spec[_PARAM]}
+        return set().union(*(_parameters(v) for v in spec.values())) if spec else set()
+    if isinstance(spec, list):
+        return set().union(*(_parameters(v) for v in spec)) if spec else set()
+    return set()
+
+
+def _previous_counts(published: Path | None) -> dict[str, int]:
+    if published is None or not published.is_file():
+        return {}
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        tables = [r[0] for r in con.sql("select table_name from duckdb_tables()").fetchall()]
+        return {t: con.sql(f'select count(*) from main."{t}"').fetchone()[0] for t in tables}
+    finally:
+        con.close()
+
+
+def _resolve(
+    name: str,
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    settings: GateConfig,
+    previous: dict[str, int],
+) -> Any:
+    if name.startswith("keys__"):
+        table, _, column = name.removeprefix("keys__").partition("__")
+        try:
+            values = con.sql(
+                f'select distinct "{column}" from "{schema}"."{table}" where "{column}" is not null'
+            ).fetchall()
+        except duckdb.Error:
+            return []  # an unreadable parent fails its own table_readable check; nothing matches
+        return [v[0] for v in values]
+    if name.startswith("min_rows__"):
+        before = previous.get(name.removeprefix("min_rows__"))
+        if not before:
+            return 1
+        return max(1, math.ceil(before * (1 - settings.max_row_drop)))
+    if name == "max_source_age_hours":
+        return settings.max_source_age_hours
+    if name == "min_known_share":
+        return 1 - settings.max_unknown_share
+    raise GateError(f"unknown suite parameter {name!r} (see flows/gate.py for the known ones)")
+
+
+def _show(value: object) -> str:
+    # GX hands back numpy values (np.datetime64 pairs for column-pair checks): print them plainly.
+    if isinstance(value, tuple | list):
+        return "(" + ", ".join(_show(v) for v in value) + ")"
+    if hasattr(value, "dtype") and str(getattr(value, "dtype", "")).startswith("datetime64"):
+        return str(pd.Timestamp(value))
+    return str(value)
 
 
 def _observed(result: dict) -> str | None:
     if "observed_value" in result:
         return str(result["observed_value"])
-    if "unexpected_percent" in result and result["unexpected_percent"] is not None:
-        return f"{result['unexpected_percent']:.2f}% unexpected"
+    if result.get("unexpected_count"):
+        examples = ", ".join(_show(v) for v in (result.get("partial_unexpected_list") or [])[:3])
+        share = result.get("unexpected_percent") or 0.0
+        return f"{share:.2f}% unexpected (e.g. {examples})"
+    if "unexpected_count" in result:
+        return "0 unexpected"
     return None
 
 
-def run_gate(database: Path, schema: str, suites: dict[str, dict] | None = None) -> GateResult:
-    """Validate every suite's table in `database`; a missing or unreadable table blocks."""
+_EXPECTED_KEYS = ("min_value", "max_value", "mostly", "value_set")
+
+
+def _expected(kwargs: dict, params: dict[str, Any]) -> str | None:
+    parts = []
+    for key in _EXPECTED_KEYS:
+        if key not in kwargs or kwargs[key] is None:
+            continue
+        value = kwargs[key]
+        if isinstance(value, dict) and _PARAM in value:
+            name = value[_PARAM]
+            value = params.get(name)
+            if name.startswith("keys__"):
+                parts.append(f"in {name.removeprefix('keys__').replace('__', '.')}")
+                continue
+        if isinstance(value, float):
+            value = round(value, 4)
+        parts.append(f"{key}={value}")
+    return ", ".join(parts) or None
+
+
+def run_gate(
+    database: Path,
+    schema: str,
+    suites: dict[str, dict] | None = None,
+    *,
+    settings: GateConfig | None = None,
+    state_dir: Path | None = None,
+    published: Path | None = None,
+    run_id: str = "",
+) -> GateResult:
+    """Validate every suite's table in `database`; a missing or unreadable table blocks.
+
+    `published` is the last published marts file (the baseline of the volume checks);
+    `state_dir` holds the cursors the source-freshness suite reads.
+    """
     suites = suites if suites is not None else load_suites()
+    settings = settings or GateConfig()
+    checked_at = datetime.now(UTC).isoformat(timespec="seconds")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import great_expectations as gx
@@ -84,13 +290,17 @@ def run_gate(database: Path, schema: str, suites: dict[str, dict] | None = None)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     datasource = context.data_sources.add_pandas("marts")
+    previous = _previous_counts(published)
     checks: list[CheckResult] = []
     con = duckdb.connect(str(database), read_only=True)
     try:
         for name, spec in suites.items():
             table = spec.get("meta", {}).get("table", name)
             try:
-                frame = con.sql(f'select * from "{schema}"."{table}"').df()
+                if table == SOURCE_FRESHNESS:
+                    frame = source_freshness(state_dir or Path("/nonexistent"))
+                else:
+                    frame = con.sql(f'select * from "{schema}"."{table}"').df()
             except duckdb.Error as exc:
                 checks.append(
                     CheckResult(
@@ -101,42 +311,161 @@ def run_gate(database: Path, schema: str, suites: dict[str, dict] | None = None)
                         False,
                         str(exc).splitlines()[0],
                         None,
+                        expectation="(read the table)",
                     )
                 )
                 continue
-            suite = context.suites.add(
-                gx.ExpectationSuite(name=name, expectations=spec["expectations"])
-            )
+            params = {p: _resolve(p, con, schema, settings, previous) for p in _parameters(spec)}
+            try:
+                suite = context.suites.add(
+                    gx.ExpectationSuite(name=name, expectations=spec["expectations"])
+                )
+            except Exception as exc:
+                raise GateError(f"expectations/{name}.json: {exc}") from exc
             batch = datasource.add_dataframe_asset(name=table).add_batch_definition_whole_dataframe(
                 "whole"
             )
             validation = context.validation_definitions.add(
                 gx.ValidationDefinition(name=name, data=batch, suite=suite)
             )
-            outcome = validation.run(batch_parameters={"dataframe": frame})
-            for r in outcome.results:
-                cfg = r.expectation_config
-                kwargs = cfg.kwargs
-                column = (
-                    kwargs.get("column")
-                    or ",".join(
-                        kwargs.get("column_list")
-                        or [c for c in (kwargs.get("column_A"), kwargs.get("column_B")) if c]
-                    )
-                    or None
-                )
-                result = r.result or {}
-                checks.append(
-                    CheckResult(
-                        table=table,
-                        check=cfg.type,
-                        column=column,
-                        severity=(cfg.meta or {}).get("severity", "blocking"),
-                        passed=bool(r.success),
-                        observed=_observed(result),
-                        rows_affected=result.get("unexpected_count"),
-                    )
-                )
+            outcome = validation.run(
+                batch_parameters={"dataframe": frame}, expectation_parameters=params
+            )
+            checks.extend(_check(table, r, params) for r in outcome.results)
     finally:
         con.close()
-    return GateResult(checks)
+    return GateResult(checks, run_id=run_id, checked_at=checked_at)
+
+
+def _check(table: str, r: Any, params: dict[str, Any]) -> CheckResult:
+    cfg = r.expectation_config
+    kwargs = cfg.kwargs
+    meta = cfg.meta or {}
+    column = (
+        kwargs.get("column")
+        or ",".join(
+            kwargs.get("column_list")
+            or [c for c in (kwargs.get("column_A"), kwargs.get("column_B")) if c]
+        )
+        or None
+    )
+    result = r.result or {}
+    raised = (r.exception_info or {}).get("raised_exception")
+    observed = _observed(result)
+    if raised:  # GX could not evaluate it (e.g. the column is missing): that is a failure
+        message = (r.exception_info or {}).get("exception_message") or "error"
+        observed = f"could not evaluate: {str(message).splitlines()[0][:200]}"
+    return CheckResult(
+        table=table,
+        check=meta.get("check", cfg.type),
+        column=column,
+        severity=meta["severity"],
+        passed=bool(r.success) and not raised,
+        observed=observed,
+        rows_affected=result.get("unexpected_count"),
+        expectation=cfg.type,
+        expected=_expected(kwargs, params),
+    )
+
+
+# ---- persisted results ---------------------------------------------------------------------
+
+
+def results_paths(runs_dir: Path, run_id: str) -> tuple[Path, Path]:
+    """Where a run's gate results live: `<runs>/gate/<run_id>.json` and `.html`.
+
+    A subfolder, so `runs/*.json` stays one run summary per file (`refnet status` reads it).
+    """
+    return runs_dir / "gate" / f"{run_id}.json", runs_dir / "gate" / f"{run_id}.html"
+
+
+def write_results(result: GateResult, runs_dir: Path) -> tuple[Path, Path]:
+    """The run's results as JSON (kept for every run, blocked or not) and an offline HTML page."""
+    data = json.dumps(result.rows(), indent=2, default=str).encode()
+    json_path, html_path = results_paths(runs_dir, result.run_id)
+    write_atomic(json_path, data)
+    write_atomic(html_path, render_html(result).encode())
+    return json_path, html_path
+
+
+def load_history(runs_dir: Path, limit: int = HISTORY_RUNS) -> list[dict[str, Any]]:
+    """The gate results of the last `limit` runs (newest first), from `<runs>/gate/*.json`."""
+    rows: list[dict[str, Any]] = []
+    for path in sorted((runs_dir / "gate").glob("*.json"), reverse=True)[:limit]:
+        try:
+            rows.extend(json.loads(path.read_text(encoding="utf-8")))
+        except ValueError:
+            continue  # written atomically, so a broken file is foreign: skip, do not guess
+    return rows
+
+
+GATE_RESULTS_COLUMNS = {
+    "run_id": "varchar",
+    "checked_at": "timestamptz",
+    "table_name": "varchar",
+    "check_name": "varchar",
+    "column_name": "varchar",
+    "expectation": "varchar",
+    "severity": "varchar",
+    "passed": "boolean",
+    "observed": "varchar",
+    "expected": "varchar",
+    "rows_affected": "bigint",
+}
+
+
+def write_history_table(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> int:
+    """Create `main.gate_results` in `con` from history rows; returns the row count."""
+    cols = ", ".join(f'"{c}" {t}' for c, t in GATE_RESULTS_COLUMNS.items())
+    con.execute(f"create or replace table main.gate_results ({cols})")
+    if rows:
+        names = list(GATE_RESULTS_COLUMNS)
+        marks = ", ".join("?" for _ in names)
+        con.executemany(
+            f"insert into main.gate_results values ({marks})",
+            [[row.get(n) for n in names] for row in rows],
+        )
+    return con.execute("select count(*) from main.gate_results").fetchone()[0]
+
+
+_CSS = """
+body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
+h1{font-size:1.4em} table{border-collapse:collapse;width:100%}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f3f3f3} tr.fail td{background:#fde2e1} tr.warn td{background:#fff4d6}
+.pass{color:#1a7f37} .fail{color:#b42318} .warn{color:#9a6700} code{font-size:.95em}
+"""
+
+
+def render_html(result: GateResult) -> str:
+    """A self-contained page (no scripts, no CDN): readable offline, printable."""
+    status = "passed" if result.passed else "blocked"
+    body = []
+    for c in sorted(result.checks, key=lambda c: (c.passed, not c.blocks, c.table, c.check)):
+        css = "" if c.passed else ("fail" if c.blocks else "warn")
+        verdict = "pass" if c.passed else ("FAIL" if c.blocks else "warning")
+        cells = [
+            c.table,
+            c.check,
+            c.column or "",
+            c.severity,
+            verdict,
+            c.observed or "",
+            "" if c.rows_affected is None else str(c.rows_affected),
+            c.expected or "",
+            c.expectation,
+        ]
+        tds = "".join(f"<td>{html.escape(v)}</td>" for v in cells)
+        body.append(f'<tr class="{css}">{tds}</tr>')
+    heads = "table check column severity result observed rows expected expectation".split()
+    head = "".join(f"<th>{h}</th>" for h in heads)
+    title = f"refnet quality gate, run {html.escape(result.run_id)}"
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{_CSS}</style></head><body><h1>{title}</h1>"
+        f'<p class="{"pass" if result.passed else "fail"}"><strong>'
+        f"{html.escape(result.headline())}</strong> (checked {html.escape(result.checked_at)} "
+        f"UTC; the site was {'updated' if result.passed else 'left as it was'}: {status})</p>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        "</body></html>\n"
+    )

@@ -10,6 +10,7 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import requests
@@ -126,18 +127,32 @@ class HttpClient:
     """A `requests` session bound to one API account."""
 
     source: str
-    auth: tuple[str, str]
+    auth: tuple[str, str] | requests.auth.AuthBase | None
     user_agent: str
     limiter: RateLimiter
     timeout_s: float = 30.0
     max_attempts: int = 6
     max_wait_s: float = 120.0
     stats: RequestStats = field(default_factory=RequestStats)
+    # What to check per fatal status (each API words its own), the Accept header, and a
+    # reader of an error body's explanation (e.g. a FHIR OperationOutcome) for the message.
+    hints: dict[int, str] = field(default_factory=lambda: dict(FATAL_HINTS))
+    accept: str = "application/json"
+    explain: Callable[[requests.Response], str | None] | None = None
 
     def __post_init__(self) -> None:
         self.session = requests.Session()
         self.session.auth = self.auth
-        self.session.headers.update({"User-Agent": self.user_agent, "Accept": "application/json"})
+        self.session.headers.update({"User-Agent": self.user_agent, "Accept": self.accept})
+
+    def _explained(self, resp: requests.Response) -> str:
+        detail = None
+        if self.explain is not None:
+            try:
+                detail = self.explain(resp)
+            except Exception:  # an unreadable error body must not hide the status
+                detail = None
+        return f" (server said: {detail})" if detail else ""
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -196,11 +211,15 @@ class HttpClient:
         if resp.status_code >= 500:
             wait_s = _retry_after_seconds(resp)
             raise RetriableError(
-                f"HTTP {resp.status_code}", min(wait_s, self.max_wait_s) if wait_s else None
+                f"HTTP {resp.status_code}{self._explained(resp)}",
+                min(wait_s, self.max_wait_s) if wait_s else None,
             )
-        if resp.status_code in FATAL_HINTS or resp.status_code >= 400:
-            hint = FATAL_HINTS.get(resp.status_code, "unexpected client error")
-            raise SourceError(f"{self.source}: HTTP {resp.status_code} from {resp.url}: {hint}")
+        if resp.status_code >= 400:
+            hint = self.hints.get(resp.status_code, "unexpected client error")
+            raise SourceError(
+                f"{self.source}: HTTP {resp.status_code} from {resp.url}: {hint}"
+                f"{self._explained(resp)}"
+            )
         try:
             # Last key wins on duplicates, as JavaScript's JSON.parse does.
             return json.loads(resp.content)

@@ -168,6 +168,10 @@ ALLOWED: dict[str, dict[str, str | None]] = {
     },
 }
 
+# The Cliniko patient custom field (radio buttons Yes / No) that records whether the patient agrees
+# that their progress is shared with the partner who referred them. Absent or unanswered means no.
+CONSENT_FIELD = "Share my progress with my referrer"
+
 _UK_POSTCODE = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?)\s*\d[A-Z]{2}$")
 
 
@@ -179,10 +183,21 @@ class LandingError(Exception):
 class Pseudonymiser:
     secret: bytes
     intake_question: str
+    consent_field: str = CONSENT_FIELD
 
     def patient_key(self, account: str, patient_id: str) -> str:
         msg = f"{account}:{patient_id}".encode()
         return hmac.new(self.secret, msg, hashlib.sha256).hexdigest()[:32]
+
+    def patient_keys(self, account: str, patient_ids: Iterable[str]) -> list[str]:
+        """`patient_key` of many ids at once (a bulk export): the keyed state is built once."""
+        keyed = hmac.new(self.secret, digestmod=hashlib.sha256)
+        out = []
+        for patient_id in patient_ids:
+            h = keyed.copy()
+            h.update(f"{account}:{patient_id}".encode())
+            out.append(h.hexdigest()[:32])
+        return out
 
     def clean(self, stream: str, account: str, record: dict) -> dict:
         allowed = ALLOWED[stream]
@@ -195,7 +210,11 @@ class Pseudonymiser:
         if stream == "patients":
             out["patient_key"] = self.patient_key(account, str(record["id"]))
             out["birth_year"] = _birth_year(record.get("date_of_birth"))
-            out["postcode_district"] = _postcode_district(record.get("post_code"))
+            out["postcode_district"] = postcode_district(record.get("post_code"))
+            # Only the consent answer leaves custom_fields (other fields may hold anything).
+            out["shares_with_referrer"] = referrer_consent(
+                record.get("custom_fields"), self.consent_field
+            )
         elif stream == "patient_forms":
             out["heard_about_answer"] = intake_answer(record.get("content"), self.intake_question)
         elif stream == "group_appointments" and isinstance(out.get("patient_ids"), list):
@@ -216,11 +235,33 @@ def _birth_year(dob: object) -> int | None:
     return None
 
 
-def _postcode_district(post_code: object) -> str | None:
+def postcode_district(post_code: object) -> str | None:
     if not isinstance(post_code, str):
         return None
     match = _UK_POSTCODE.match(post_code.strip().upper())
     return match.group(1) if match else None
+
+
+def referrer_consent(custom_fields: object, field_name: str) -> bool | None:
+    """True / False for the consent custom field's selected Yes / No option, else None."""
+    if not isinstance(custom_fields, dict):
+        return None
+    wanted = field_name.strip().casefold()
+    for section in custom_fields.get("sections") or []:
+        for item in (section or {}).get("fields") or []:
+            if str((item or {}).get("name", "")).strip().casefold() != wanted:
+                continue
+            picked = [
+                str(o.get("name", "")).strip().casefold()
+                for o in item.get("options") or []
+                if (o or {}).get("selected")
+            ]
+            if picked == ["yes"]:
+                return True
+            if picked == ["no"]:
+                return False
+            return None
+    return None
 
 
 def intake_answer(content: object, question: str) -> str | None:
@@ -278,17 +319,22 @@ class BatchWriter:
     def write(self, rows: Iterable[tuple[str, str | None, str]]) -> Path:
         """rows: (id, updated_at, record_json). Returns the durable file."""
         rows = list(rows)
+        return self.write_columns([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+
+    def write_columns(self, ids, updated_at, records) -> Path:
+        """The same batch from three equally long columns (lists or Arrow arrays)."""
+        n = len(ids)
         now = datetime.now(UTC)
         table = pa.table(
             {
-                "source_kind": [self.source_kind] * len(rows),
-                "account": [self.account] * len(rows),
-                "stream": [self.stream] * len(rows),
-                "id": [r[0] for r in rows],
-                "updated_at": [r[1] for r in rows],
-                "extracted_at": [now] * len(rows),
-                "run_id": [self.run_id] * len(rows),
-                "record": [r[2] for r in rows],
+                "source_kind": [self.source_kind] * n,
+                "account": [self.account] * n,
+                "stream": [self.stream] * n,
+                "id": ids,
+                "updated_at": updated_at,
+                "extracted_at": [now] * n,
+                "run_id": [self.run_id] * n,
+                "record": records,
             },
             schema=RAW_SCHEMA,
         )
@@ -327,6 +373,16 @@ class CursorStore:
             "committed_at": datetime.now(UTC).isoformat(),
         }
         write_atomic(self._path(source_kind, account, stream), json.dumps(body).encode())
+
+    def mark_checked(self, source_kind: str, account: str, stream: str, run_id: str) -> None:
+        """Record a complete, successful pass over the stream, even one that found nothing new:
+        freshness is about when the source was last read, not when it last changed."""
+        path = self._path(source_kind, account, stream)
+        body = {"updated_at": None}
+        if path.exists():
+            body = json.loads(path.read_text())
+        body.update(checked_at=datetime.now(UTC).isoformat(), checked_run_id=run_id)
+        write_atomic(path, json.dumps(body).encode())
 
     def reset(self, source_kind: str, account: str) -> None:
         folder = self.state_dir / source_kind / account

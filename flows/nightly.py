@@ -3,24 +3,42 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
+from prefect.exceptions import TerminationSignal
 
-from flows.cliniko import extract_source
-from flows.config import ClinikoSource, Config, ConfigError, Settings, load_config, resolve_home
-from flows.gate import GateResult, run_gate
+from flows import interrupt, progress
+from flows.alerts import redact, secret_values, send_alerts
+from flows.config import (
+    ClinikoSource,
+    Config,
+    ConfigError,
+    CsvSource,
+    FhirSource,
+    GateConfig,
+    Settings,
+    load_config,
+    resolve_home,
+)
+from flows.extract import extract_source
+from flows.gate import GateResult, load_history, results_paths, run_gate, write_results
+from flows.history import write_history
 from flows.land import new_run_id, write_atomic
 from flows.lock import run_lock
 from flows.publish import marts_schema, publish
 from flows.registry import land_registry, load_registry
 
 DEMO_SECRET = "refnet-demo-secret-not-for-real-data"
+
+
+STAGES = ("extract", "registry", "transform", "gate", "publish")
 
 
 class RunFailed(Exception):
@@ -33,34 +51,61 @@ class RunSummary:
     home: str
     started_at: str
     finished_at: str | None = None
-    status: str = "running"  # published | failed | blocked
+    status: str = "running"  # published | failed | blocked | interrupted
     stages: dict[str, dict] = field(default_factory=dict)
     streams: dict[str, list[dict]] = field(default_factory=dict)
     marts: dict[str, int] = field(default_factory=dict)
     gate: str | None = None
+    gate_report: str | None = None
     published: bool = False
+    failed_stage: str | None = None
     site: str | None = None
     error: str | None = None
 
     def stage(self, name: str, status: str, seconds: float, **extra) -> None:
         self.stages[name] = {"status": status, "seconds": round(seconds, 2), **extra}
+        if status == "failed" and self.failed_stage is None:
+            self.failed_stage = name
 
     def text(self) -> str:
-        lines = [f"refnet run {self.run_id}: {self.status}"]
+        """The human summary printed at the end of a run and sent with alerts."""
+        head = self.status
+        if self.failed_stage:
+            head = f"{self.status} at stage {self.failed_stage}"
+        lines = [f"refnet run {self.run_id}: {head}"]
+        if self.published:
+            lines.append("  published: yes (marts and site replaced)")
+        elif self.status != "running":
+            lines.append("  published: no (the previous marts and site stay live)")
         for name, info in self.stages.items():
             lines.append(f"  {name:<10} {info['status']:<8} {info['seconds']:>7.1f} s")
+        if self.finished_at:
+            total = datetime.fromisoformat(self.finished_at) - datetime.fromisoformat(
+                self.started_at
+            )
+            lines.append(f"  {'total':<10} {'':<8} {total.total_seconds():>7.1f} s")
         for account, streams in self.streams.items():
-            total = sum(s["records"] for s in streams)
-            lines.append(f"  source {account}: {total} records in {len(streams)} streams")
+            total_records = sum(s["records"] for s in streams)
+            lines.append(f"  source {account}: {total_records} records in {len(streams)} streams")
+            lines.append("    " + ", ".join(_stream_counts(s) for s in streams))
         if self.marts:
             lines.append("  marts: " + ", ".join(f"{k} {v}" for k, v in self.marts.items()))
         if self.gate:
             lines.append("  " + self.gate.replace("\n", "\n  "))
+        if self.gate_report:
+            lines.append(f"  gate report: {self.gate_report}")
         if self.published:
             lines.append(f"  site: {self.site}")
         if self.error:
             lines.append(f"  why: {self.error}")
         return "\n".join(lines)
+
+
+def _stream_counts(stream: dict) -> str:
+    text = f"{stream['stream']} {stream['records']}"
+    if stream.get("quarantined"):  # CSV rows that could not be mapped, kept aside with reasons
+        text += f" ({stream['quarantined']} quarantined)"
+    return text
 
 
 def pseudonym_secret(demo: bool) -> bytes:
@@ -93,14 +138,20 @@ def _is_io_error(task, task_run, state) -> bool:
     cache_policy=NONE,
     timeout_seconds=4 * 3600,
 )
-def extract_account(source: ClinikoSource, home: Path, run_id: str, secret: bytes) -> list[dict]:
-    return [asdict(s) for s in extract_source(source, home, run_id, secret)]
+def extract_account(
+    source: ClinikoSource | FhirSource | CsvSource, home: Path, run_id: str, secret: bytes
+) -> list[dict]:
+    results = extract_source(source, home, run_id, secret)
+    total = sum(s.records for s in results)
+    progress.current().advance("extract", f"{source.name}: {total} records")
+    return [asdict(s) for s in results]
 
 
 @task(cache_policy=NONE, timeout_seconds=300)
 def land_partner_registry(config: Config, home: Path) -> dict[str, int]:
     path = config.partners_path()
-    return land_registry(load_registry(path) if path else None, home / "raw")
+    kinds = {s.name: s.kind for s in config.sources}
+    return land_registry(load_registry(path, kinds) if path else None, home / "raw")
 
 
 @task(cache_policy=NONE, timeout_seconds=3600)
@@ -116,27 +167,67 @@ def transform(home: Path, as_of: date) -> dict:
 
 
 @task(cache_policy=NONE, timeout_seconds=1800)
-def gate(home: Path) -> GateResult:
+def gate(home: Path, settings: GateConfig, run_id: str) -> GateResult:
+    """Run the suites on the warehouse; results are kept under runs/ whatever the outcome."""
     warehouse = home / "warehouse" / "refnet.duckdb"
-    return run_gate(warehouse, marts_schema(warehouse))
+    result = run_gate(
+        warehouse,
+        marts_schema(warehouse),
+        settings=settings,
+        state_dir=home / "state",
+        published=home / "published" / "marts.duckdb",
+        run_id=run_id,
+    )
+    write_results(result, home / "runs")
+    return result
 
 
 @task(cache_policy=NONE, timeout_seconds=1800)
-def publish_all(home: Path, run_id: str) -> dict[str, int]:
+def publish_all(home: Path, run_id: str, record: dict) -> dict[str, int]:
+    """Publish marts and site; the staged marts get `run_history`, this run included."""
     from flows.report import build_site
 
-    return publish(home, home / "warehouse" / "refnet.duckdb", run_id, build_site)
+    start = time.monotonic()
+    live = home / "published" / "marts.duckdb"
+
+    def add_history(staged: Path, counts: dict[str, int]) -> None:
+        # This run as it will be recorded: published, its publish stage timed to the swap.
+        now = {
+            **record,
+            "marts": counts,
+            "status": "published",
+            "published": True,
+            "finished_at": datetime.now(UTC).isoformat(),
+            "stages": {
+                **record["stages"],
+                "publish": {"status": "ok", "seconds": round(time.monotonic() - start, 2)},
+            },
+        }
+        write_history(staged, home, now, previous=live)
+
+    return publish(
+        home,
+        home / "warehouse" / "refnet.duckdb",
+        run_id,
+        build_site,
+        gate_history=load_history(home / "runs"),
+        gate_report=results_paths(home / "runs", run_id)[1],
+        before_swap=add_history,
+    )
 
 
 def _timed(summary: RunSummary, name: str, fn, *args, **kwargs):
     start = time.monotonic()
+    progress.current().start_stage(name)
     try:
         value = fn(*args, **kwargs)
-    except Exception as exc:
+    except BaseException as exc:  # a timeout or a cancellation also names the stage
         summary.stage(name, "failed", time.monotonic() - start)
         summary.error = f"{name} failed: {exc}"
+        progress.current().end_stage(name, ok=False)
         raise
     summary.stage(name, "ok", time.monotonic() - start)
+    progress.current().end_stage(name, ok=True)
     return value
 
 
@@ -149,14 +240,93 @@ def nightly(config_path: str, home: str | None = None, demo: bool = False) -> di
         return _nightly(config, home_dir, demo)
 
 
+def _gate_and_publish(
+    summary: RunSummary, settings: GateConfig, home: Path, gate_fn, publish_fn, in_flow: bool
+) -> None:
+    """The end of every run: gate the warehouse, then publish only if no blocking check failed."""
+    result = _timed(summary, "gate", gate_fn, home, settings, summary.run_id)
+    summary.gate = result.summary()
+    summary.gate_report = str(results_paths(home / "runs", summary.run_id)[1])
+    if in_flow:
+        try:
+            create_markdown_artifact(
+                markdown=result.markdown(),
+                key="gate-results",
+                description="refnet quality gate: every check, its severity and what it saw",
+            )
+        except Exception:  # the artifact is a convenience; never fail a run for it
+            pass
+    if not result.passed:
+        summary.status = "blocked"
+        summary.failed_stage = "gate"
+        summary.error = "the quality gate blocked publishing; the last good report stays up"
+        raise RunFailed(summary.error)
+    summary.marts = _timed(summary, "publish", publish_fn, home, summary.run_id, asdict(summary))
+    summary.published = True
+    summary.status = "published"
+    summary.site = str(home / "site" / "index.html")
+
+
+def republish(settings: GateConfig, home_dir: Path) -> dict:
+    """Gate the warehouse as the last transform left it and publish it if the gate passes.
+
+    The same gate and publish steps as the nightly run, without extraction, dbt or Prefect:
+    for re-publishing after a gate setting changed, and the cheap path the gate tests use.
+    """
+    with run_lock(home_dir):
+        run_id = new_run_id()
+        summary = RunSummary(
+            run_id=run_id, home=str(home_dir), started_at=datetime.now(UTC).isoformat()
+        )
+        try:
+            _gate_and_publish(summary, settings, home_dir, gate.fn, publish_all.fn, in_flow=False)
+        except Exception as exc:
+            if summary.status == "running":
+                summary.status = "failed"
+            summary.error = summary.error or f"{type(exc).__name__}: {exc}"
+            raise RunFailed(summary.text()) from exc
+        finally:
+            summary.finished_at = datetime.now(UTC).isoformat()
+            write_atomic(
+                home_dir / "runs" / f"{run_id}.json",
+                json.dumps(asdict(summary), indent=2, default=str).encode(),
+            )
+        return asdict(summary)
+
+
 def _nightly(config: Config, home_dir: Path, demo: bool) -> dict:
     run_id = new_run_id()
     summary = RunSummary(
         run_id=run_id, home=str(home_dir), started_at=datetime.now(UTC).isoformat()
     )
+    secrets: list[str] = []
+
+    def record_stop(signal_name: str) -> None:
+        _mark_interrupted(summary, signal_name)
+        write_atomic(
+            home_dir / "runs" / f"{run_id}.json",
+            json.dumps(asdict(summary), indent=2, default=str).encode(),
+        )
+
+    with interrupt.on_stop(record_stop):
+        return _run_stages(config, home_dir, demo, run_id, summary, secrets)
+
+
+def _mark_interrupted(summary: RunSummary, signal_name: str) -> None:
+    stage = next((s for s in STAGES if summary.stages.get(s, {}).get("status") != "ok"), "publish")
+    summary.status = "interrupted"
+    summary.error = f"stopped by {signal_name} during {stage}; nothing was published"
+    summary.finished_at = datetime.now(UTC).isoformat()
+
+
+def _run_stages(
+    config: Config, home_dir: Path, demo: bool, run_id: str, summary: RunSummary, secrets: list
+) -> dict:
     try:
         secret = pseudonym_secret(demo)
+        secrets = secret_values(config, [secret.decode()])
         start = time.monotonic()
+        progress.current().start_stage("extract", total=len(config.sources))
         futures = {
             s.name: extract_account.submit(s, home_dir, run_id, secret) for s in config.sources
         }
@@ -167,28 +337,29 @@ def _nightly(config: Config, home_dir: Path, demo: bool) -> dict:
             except Exception as exc:
                 failed.append(f"source '{name}': {exc}")
         summary.stage("extract", "failed" if failed else "ok", time.monotonic() - start)
+        progress.current().end_stage("extract", ok=not failed)
         if failed:
             summary.error = "extraction failed, nothing published: " + "; ".join(failed)
             raise RunFailed(summary.error)
         _timed(summary, "registry", land_partner_registry, config, home_dir)
         _timed(summary, "transform", transform, home_dir, config.as_of or datetime.now(UTC).date())
-        result = _timed(summary, "gate", gate, home_dir)
-        summary.gate = result.summary()
-        if not result.passed:
-            summary.status = "blocked"
-            summary.error = "the quality gate blocked publishing; the last good report stays up"
-            raise RunFailed(summary.error)
-        summary.marts = _timed(summary, "publish", publish_all, home_dir, run_id)
-        summary.published = True
-        summary.status = "published"
-        summary.site = str(home_dir / "site" / "index.html")
-    except Exception as exc:
+        _gate_and_publish(summary, config.gate, home_dir, gate, publish_all, in_flow=True)
+    except BaseException as exc:  # a flow timeout or Ctrl-C is recorded and alerted too
+        if isinstance(exc, KeyboardInterrupt | TerminationSignal) and summary.status == "running":
+            # Prefect turns SIGTERM into TerminationSignal inside a flow run.
+            _mark_interrupted(summary, signal.Signals(getattr(exc, "signal", signal.SIGINT)).name)
         if summary.status == "running":
             summary.status = "failed"
         summary.error = summary.error or f"{type(exc).__name__}: {exc}"
-        raise RunFailed(summary.text()) from exc
+        summary.finished_at = datetime.now(UTC).isoformat()
+        if not isinstance(exc, Exception):
+            raise
+        raise RunFailed(redact(summary.text(), secrets)) from exc
     finally:
         summary.finished_at = datetime.now(UTC).isoformat()
+        # Exception texts can quote a key or URL: nothing leaves this run unscrubbed.
+        summary.error = redact(summary.error, secrets)
+        summary.gate = redact(summary.gate, secrets)
         write_atomic(
             home_dir / "runs" / f"{run_id}.json",
             json.dumps(asdict(summary), indent=2, default=str).encode(),
@@ -201,4 +372,7 @@ def _nightly(config: Config, home_dir: Path, demo: bool) -> dict:
             )
         except Exception:  # the artifact is a convenience; never fail a run for it
             pass
+        sent = send_alerts(config.alerts, asdict(summary), summary.text(), secrets)
+        if sent:
+            get_run_logger().info("alert sent (%s) for run %s", ", ".join(sent), run_id)
     return asdict(summary)

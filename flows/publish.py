@@ -11,11 +11,23 @@ from pathlib import Path
 
 import duckdb
 
+from flows.gate import write_history_table
 from flows.land import _fsync_dir
 
 log = logging.getLogger(__name__)
 
-PUBLISHED_MARTS = ("referrals", "partners", "partner_performance_monthly", "funnel_monthly")
+PUBLISHED_MARTS = (
+    "referrals",
+    "partners",
+    "partner_performance_monthly",
+    "funnel_monthly",
+    "clinics",
+    "appointments",
+    "partner_health",
+    "network_summary",
+    "partner_feedback",
+    "unmatched_intake_answers",
+)
 KEEP_SITES = 3
 
 
@@ -48,9 +60,13 @@ def marts_schema(database: Path, tables: tuple[str, ...] = PUBLISHED_MARTS) -> s
 
 
 def copy_marts(
-    warehouse: Path, schema: str, target: Path, tables: tuple[str, ...] = PUBLISHED_MARTS
+    warehouse: Path,
+    schema: str,
+    target: Path,
+    tables: tuple[str, ...] = PUBLISHED_MARTS,
+    gate_history: list[dict] | None = None,
 ) -> dict[str, int]:
-    """Copy the marts into a fresh file holding nothing else; returns rows per table."""
+    """Copy the marts (and the gate's results) into a fresh file; returns rows per table."""
     if target.exists():
         target.unlink()
     con = duckdb.connect(str(target))
@@ -61,6 +77,8 @@ def copy_marts(
             con.execute(f'create table main."{table}" as select * from wh."{schema}"."{table}"')
             counts[table] = con.execute(f'select count(*) from main."{table}"').fetchone()[0]
         con.execute("detach wh")
+        if gate_history is not None:
+            counts["gate_results"] = write_history_table(con, gate_history)
         con.execute("checkpoint")
     finally:
         con.close()
@@ -82,8 +100,17 @@ def publish(
     warehouse: Path,
     run_id: str,
     build_site: Callable[[Path, Path], Path],
+    gate_history: list[dict] | None = None,
+    gate_report: Path | None = None,
+    before_swap: Callable[[Path, dict[str, int]], None] | None = None,
 ) -> dict[str, int]:
-    """Copy marts to a staging file, build the site from it, then swap both into place."""
+    """Copy marts to a staging file, build the site from it, then swap both into place.
+
+    `gate_history` becomes the published `gate_results` table; `gate_report` (the gate's
+    offline HTML page) is copied into the site as `gate-report.html` before the swap.
+    `before_swap(staged, counts)` may add tables (run history, with this run's mart row counts)
+    to the staged file before it goes live.
+    """
     published = home / "published"
     sites = home / "sites"
     published.mkdir(parents=True, exist_ok=True)
@@ -95,8 +122,12 @@ def publish(
     staged = published / f".marts-{run_id}.duckdb"
     site_dir = sites / run_id
     try:
-        counts = copy_marts(warehouse, marts_schema(warehouse), staged)
+        counts = copy_marts(warehouse, marts_schema(warehouse), staged, gate_history=gate_history)
         build_site(staged, site_dir)
+        if gate_report is not None:
+            shutil.copyfile(gate_report, site_dir / "gate-report.html")
+        if before_swap is not None:
+            before_swap(staged, counts)
         os.replace(staged, published / "marts.duckdb")
         _fsync_dir(published)
         swap_symlink(live_site, site_dir)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from flows.config import ConfigError
+from flows.config import ConfigError, read_yaml
 from flows.land import write_atomic
 
 PartnerKind = Literal[
@@ -34,6 +34,14 @@ class _Strict(BaseModel):
 class PmsLink(_Strict):
     source: str
     cliniko_contact_id: str | None = None
+    # A FHIR source's referrer: `PractitionerRole/<id>`, `Practitioner/<id>` or `Organization/<id>`.
+    fhir_reference: (
+        Annotated[
+            str,
+            Field(pattern=r"^(PractitionerRole|Practitioner|Organization)/[A-Za-z0-9.-]{1,64}$"),
+        ]
+        | None
+    ) = None
     referral_source_type: str | None = None
     subcategory: str | None = None
     referrer_type: str | None = None
@@ -48,21 +56,23 @@ class PmsLink(_Strict):
 
     @model_validator(mode="after")
     def _one_kind(self) -> PmsLink:
+        if self.cliniko_contact_id is not None and self.fhir_reference is not None:
+            raise ValueError("give cliniko_contact_id or fhir_reference, not both")
         kinds = [
-            self.cliniko_contact_id is not None,
+            self.cliniko_contact_id is not None or self.fhir_reference is not None,
             self.referral_source_type is not None,
             self.referrer_type is not None,
         ]
         if sum(kinds) != 1:
             raise ValueError(
-                "give exactly one of cliniko_contact_id, referral_source_type (with optional "
-                "subcategory) or referrer_type"
+                "give exactly one of cliniko_contact_id (or, for a FHIR source, fhir_reference), "
+                "referral_source_type (with optional subcategory) or referrer_type"
             )
         return self
 
     @property
     def link_type(self) -> str:
-        if self.cliniko_contact_id is not None:
+        if self.cliniko_contact_id is not None or self.fhir_reference is not None:
             return "contact"
         return "referral_source" if self.referral_source_type is not None else "referrer_type"
 
@@ -97,12 +107,53 @@ class Registry(_Strict):
         return self
 
 
-def load_registry(path: Path) -> Registry:
-    """Validate a registry file; errors name the file, the entry (id or position) and the key."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read partner registry: {exc}") from exc
+# Which link a source kind can match: a CSV export has no referrer records at all.
+_LINKS_BY_KIND = {
+    "cliniko": {"cliniko_contact_id", "referral_source_type", "referrer_type"},
+    "fhir": {"fhir_reference", "referral_source_type", "referrer_type"},
+    "csv": set(),
+}
+
+
+def _link_field(link: PmsLink) -> str:
+    for name in ("cliniko_contact_id", "fhir_reference", "referral_source_type", "referrer_type"):
+        if getattr(link, name) is not None:
+            return name
+    return "?"
+
+
+def load_registry(path: Path, sources: Iterable[str] | Mapping[str, str] | None = None) -> Registry:
+    """Validate a registry file; errors name the file, the entry (id or position) and the key.
+    With `sources` (the configured source names, or names to kinds), a link to any other source
+    is refused, and so is a link of a type that source kind never has: either would silently
+    attribute nothing to the partner."""
+    registry = _parse_registry(path)
+    if sources is not None:
+        kinds = dict(sources) if isinstance(sources, Mapping) else dict.fromkeys(sources)
+        known = set(kinds)
+        bad = []
+        for p in registry.partners:
+            for i, link in enumerate(p.pms):
+                if link.source not in known:
+                    bad.append(
+                        f"  partner '{p.id}': pms[{i}].source: no source named '{link.source}' "
+                        f"in the configuration (configured: {', '.join(sorted(known)) or 'none'})"
+                    )
+                    continue
+                kind, field = kinds[link.source], _link_field(link)
+                if kind in _LINKS_BY_KIND and field not in _LINKS_BY_KIND[kind]:
+                    allowed = ", ".join(sorted(_LINKS_BY_KIND[kind])) or "none (no referrers)"
+                    bad.append(
+                        f"  partner '{p.id}': pms[{i}].{field}: source '{link.source}' is a "
+                        f"{kind} source, which has no {field} (its links: {allowed})"
+                    )
+        if bad:
+            raise ConfigError("\n".join([f"{path}: invalid partner registry", *bad]))
+    return registry
+
+
+def _parse_registry(path: Path) -> Registry:
+    data = read_yaml(path, "partner registry")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with a 'partners' list")
     try:
@@ -156,6 +207,7 @@ def land_registry(registry: Registry | None, raw_dir: Path) -> dict[str, int]:
                 "source": [link.source for p in partners for link in p.pms],
                 "link_type": [link.link_type for p in partners for link in p.pms],
                 "cliniko_contact_id": [link.cliniko_contact_id for p in partners for link in p.pms],
+                "fhir_reference": [link.fhir_reference for p in partners for link in p.pms],
                 "referral_source_type": [
                     link.referral_source_type for p in partners for link in p.pms
                 ],
@@ -170,6 +222,7 @@ def land_registry(registry: Registry | None, raw_dir: Path) -> dict[str, int]:
                         "source",
                         "link_type",
                         "cliniko_contact_id",
+                        "fhir_reference",
                         "referral_source_type",
                         "subcategory",
                         "referrer_type",

@@ -18,12 +18,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows import interrupt
+
 logger = logging.getLogger(__name__)
 
 REPORTS_DIR = Path(__file__).resolve().parent.parent / "reports"
 # The duckdb connector joins `filename` onto this folder (path.join), so the path we hand it
 # must be relative to it: an absolute path would be appended, not used as is.
 _SOURCE_DIR = REPORTS_DIR / "sources" / "marts"
+# Source queries over marts that may be absent from the marts file (see its README.md).
+_OPTIONAL_DIR = REPORTS_DIR / "optional_sources"
 _FILENAME_VAR = "EVIDENCE_SOURCE__marts__filename"
 # DuckDB storage versions Evidence's reader (@duckdb/node-api 1.4.2) opens; 999 (Python
 # duckdb 2.x default) fails with an IO Error deep in the Evidence output.
@@ -93,7 +97,8 @@ def _run(cmd: list[str], *, env: dict[str, str], timeout_s: int, what: str) -> _
         )
         timed_out = False
         try:
-            proc.wait(timeout=timeout_s)
+            with interrupt.tracked_group(proc.pid):
+                proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             timed_out = True
             _kill_group(proc.pid, signal.SIGTERM)
@@ -185,6 +190,32 @@ def _check_marts_file(marts_path: Path) -> None:
         )
 
 
+def _sync_optional_sources(marts_path: Path) -> list[str]:
+    """Copy each optional source's real query, or its zero-row stand-in, into sources/marts.
+
+    Returns the optional tables that are absent (their pages say so instead of failing).
+    """
+    import duckdb
+
+    con = duckdb.connect(str(marts_path), read_only=True)
+    try:
+        present = {r[0] for r in con.sql("select table_name from duckdb_tables()").fetchall()}
+    finally:
+        con.close()
+    absent = []
+    for query in sorted(_OPTIONAL_DIR.glob("*.sql")):
+        if query.name.endswith(".absent.sql"):
+            continue
+        table = query.stem
+        chosen = query if table in present else query.with_name(f"{table}.absent.sql")
+        if table not in present:
+            absent.append(table)
+        shutil.copyfile(chosen, _SOURCE_DIR / query.name)
+    if absent:
+        logger.info("report: marts not in %s, their pages show none: %s", marts_path, absent)
+    return absent
+
+
 def _page_name(build_dir: Path, page: Path) -> str:
     rel = page.relative_to(build_dir).as_posix()
     return "/" + rel.removesuffix("index.html")
@@ -256,6 +287,7 @@ def _build_locked(marts_path: Path, out_dir: Path, timeout_s: int) -> Path:
     env = _base_env()
     env[_FILENAME_VAR] = os.path.relpath(marts_path, _SOURCE_DIR.resolve())
     npm = _npm()
+    _sync_optional_sources(marts_path)
 
     # --strict fails on SQL errors in source queries (e.g. a mart lost a column).
     _run(

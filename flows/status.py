@@ -22,7 +22,8 @@ def source_freshness(home: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for path in (home / "state").glob("*/*/*.json"):
         try:
-            committed = json.loads(path.read_text()).get("committed_at")
+            body = json.loads(path.read_text())
+            committed = body.get("checked_at") or body.get("committed_at")
         except ValueError:
             continue
         account = f"{path.parent.parent.name}/{path.parent.name}"
@@ -43,7 +44,12 @@ def status_text(home: Path, limit: int = 10) -> str:
         return f"no runs yet in {home}"
     lines = [f"last {len(runs)} runs in {home}:"]
     for run in runs:
-        lines.append(f"{run['run_id']}  {run['status']:<9} started {run['started_at'][:19]}")
+        published = "published" if run.get("published") else "not published"
+        stage = f" at {run['failed_stage']}" if run.get("failed_stage") else ""
+        lines.append(
+            f"{run['run_id']}  {run['status'] + stage:<20} started {run['started_at'][:19]}"
+            f"  ({published})"
+        )
         for name, stage in run.get("stages", {}).items():
             lines.append(f"    {name:<10} {stage['status']:<7} {stage['seconds']:>7.1f} s")
         for account, streams in run.get("streams", {}).items():
@@ -51,6 +57,8 @@ def status_text(home: Path, limit: int = 10) -> str:
             lines.append(f"    {account}: {counts}")
         if run.get("marts"):
             lines.append("    marts: " + ", ".join(f"{k} {v}" for k, v in run["marts"].items()))
+        if run.get("gate"):
+            lines.append(f"    {run['gate'].splitlines()[0]}")
         if run.get("error"):
             lines.append(f"    why: {run['error']}")
     fresh = source_freshness(home)

@@ -8,10 +8,12 @@ parsing stdout.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -19,7 +21,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
+from flows import interrupt
+from flows.cliniko import STREAMS as CLINIKO_STREAMS
+from flows.csv_source import STREAMS as CSV_STREAMS
+from flows.fhir import STREAMS as FHIR_STREAMS
+from flows.land import RAW_SCHEMA
+
 logger = logging.getLogger(__name__)
+
+# The streams each source kind's dbt sources read (`raw/<kind>/*/<stream>/*.parquet`). A glob that
+# matches no file fails the whole build, so a kind nobody configured still gets an empty file.
+RAW_STREAMS: dict[str, tuple[str, ...]] = {
+    "cliniko": tuple(s.name for s in CLINIKO_STREAMS),
+    "csv": CSV_STREAMS,
+    "fhir": tuple(s.name for s in FHIR_STREAMS),
+}
+PLACEHOLDER_ACCOUNT = "_none"  # not a valid source name, so it never collides with one
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
@@ -132,6 +151,20 @@ def parse_run_results(path: Path, manifest_path: Path | None = None) -> list[Nod
     return nodes
 
 
+def ensure_raw_layout(raw_dir: Path) -> list[Path]:
+    """One empty batch per stream of every source kind that has none yet; returns those written."""
+    written = []
+    for kind, streams in RAW_STREAMS.items():
+        for stream in streams:
+            if any((raw_dir / kind).glob(f"*/{stream}/*.parquet")):
+                continue
+            path = raw_dir / kind / PLACEHOLDER_ACCOUNT / stream / "empty.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(RAW_SCHEMA.empty_table(), path)
+            written.append(path)
+    return written
+
+
 def run_dbt(
     args: list[str],
     *,
@@ -149,6 +182,7 @@ def run_dbt(
     raw_dir = Path(raw_dir).resolve()
     warehouse = Path(warehouse).resolve()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
+    ensure_raw_layout(raw_dir)
     target_path = warehouse.parent / "dbt" / "target"
     log_path = warehouse.parent / "dbt" / "logs"
     run_results = target_path / "run_results.json"
@@ -181,24 +215,30 @@ def run_dbt(
 
     logger.info("running dbt %s (warehouse %s)", " ".join(args), warehouse)
     started = time.monotonic()
-    try:
-        completed = subprocess.run(
-            command,
-            cwd=PROJECT_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise TransformError(f"dbt {' '.join(args)} timed out after {timeout_s}s") from exc
+    # Its own process group: a Ctrl-C is handled by refnet, which kills dbt (flows/interrupt.py).
+    proc = subprocess.Popen(
+        command,
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    with interrupt.tracked_group(proc.pid):
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise TransformError(f"dbt {' '.join(args)} timed out after {timeout_s}s") from exc
     elapsed = time.monotonic() - started
 
     nodes = parse_run_results(run_results) if run_results.exists() else []
     result = DbtResult(
         args=list(args),
-        return_code=completed.returncode,
+        return_code=proc.returncode,
         elapsed_s=elapsed,
         nodes=nodes,
         target_path=target_path,
@@ -212,13 +252,11 @@ def run_dbt(
         raise TransformError(
             f"dbt {' '.join(args)} failed: {len(result.failed_nodes)} node(s): {details}", result
         )
-    if completed.returncode != 0:
+    if proc.returncode != 0:
         # No failing node recorded: dbt could not start (bad project, profile, missing files).
         # Only then is its own output the best explanation we have.
-        tail = "\n".join((completed.stdout + completed.stderr).strip().splitlines()[-20:])
-        raise TransformError(
-            f"dbt {' '.join(args)} exited with {completed.returncode}:\n{tail}", result
-        )
+        tail = "\n".join((stdout + stderr).strip().splitlines()[-20:])
+        raise TransformError(f"dbt {' '.join(args)} exited with {proc.returncode}:\n{tail}", result)
 
     logger.info(result.summary())
     return result

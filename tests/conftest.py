@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -13,7 +15,22 @@ REFNET = str(Path(sys.executable).with_name("refnet"))
 TEST_SCALE = "0.15"
 
 
-def refnet(*args: str, env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+def mart_fingerprint(path: Path) -> dict[str, str]:
+    """A digest per published mart (order-insensitive), to prove two runs agree."""
+    from flows.publish import PUBLISHED_MARTS
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        out = {}
+        for table in PUBLISHED_MARTS:
+            rows = con.sql(f"select * from {table}").fetchall()
+            out[table] = hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest()
+        return out
+    finally:
+        con.close()
+
+
+def refnet(*args: str, env: dict | None = None, timeout: int = 1800) -> subprocess.CompletedProcess:
     """Run the real `refnet` command, as a user would."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(

@@ -48,6 +48,16 @@ Referrals (patient cases), as_of 2024-11-30 (evaluated at 2024-12-01T00:00Z):
      Referral source: a patient.
 6004 harbour: received 11-10 01:00Z; an appointment with no case link, at Perth, in December.
      Referral source: custom type "Social media" / "Instagram".
+5012-5014 leeds: received 07-05, 07-12 and 07-19 at 10:00Z; nothing since. Referral source
+     "Gyms & Clubs" / "City Strength": city-gym had 3 referrals in the 90 days before the last
+     90 and 1 (5007) in the last 90, so it is `quiet`.
+
+Consent ("Share my progress with my referrer", landed as `shares_with_referrer`): yes for
+patients 3001, 3002, 4001, 4002; *no* for 3009 (5009); unanswered for everyone else.
+
+Registry: tiers A (30-day check-ins) leeds-gp and harbour-ortho, B (60) oakwood-chiro and
+bondi-pilates (started 2024-10-15: `new`), C (90) city-gym; touchpoints leeds-gp 2024-08-01,
+city-gym 2024-10-01 and a planned one on 2024-12-10 (after as_of: not counted).
 """
 
 from __future__ import annotations
@@ -60,16 +70,41 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flows.cliniko import STREAMS as CLINIKO_STREAMS
-from flows.land import RAW_SCHEMA
-
 AS_OF = date(2024, 11, 30)
 
 API = "https://api.au1.cliniko.com/v1"
 
-# The scenario writes exactly what the extractor lands: the same schema and every stream, so
-# streams it has no records for still get their empty file and every dbt source glob matches.
-STREAMS = tuple(stream.name for stream in CLINIKO_STREAMS)
+RAW_SCHEMA = pa.schema(
+    [
+        ("source_kind", pa.string()),
+        ("account", pa.string()),
+        ("stream", pa.string()),
+        ("id", pa.string()),
+        ("updated_at", pa.string()),
+        ("extracted_at", pa.timestamp("us", tz="UTC")),
+        ("run_id", pa.string()),
+        ("record", pa.string()),
+    ]
+)
+
+STREAMS = (
+    "businesses",
+    "practitioners",
+    "appointment_types",
+    "contacts",
+    "referral_source_types",
+    "referral_sources",
+    "patients",
+    "patient_cases",
+    "individual_appointments",
+    "patient_forms",
+    "invoices",
+    # Streams the scenario has no records for still get their empty file, as the extractor
+    # writes on a first run, so every dbt source glob matches.
+    "group_appointments",
+    "attendees",
+    "communications",
+)
 
 # Two nightly runs; most records land in the first, a few changed ones in the second.
 RUN_1 = ("run-20241130-0200", datetime(2024, 11, 30, 2, 0, tzinfo=UTC))
@@ -159,6 +194,10 @@ def referral_source(
     }
 
 
+# The consent custom field as flows/land.py lands it: True / False, None when unanswered.
+CONSENT = {3001: True, 3002: True, 3009: False, 4001: True, 4002: True}
+
+
 def patient(pid: int, created_at: str) -> dict[str, Any]:
     # Already pseudonymised, as landed by flows/land.py.
     return {
@@ -166,6 +205,7 @@ def patient(pid: int, created_at: str) -> dict[str, Any]:
         "patient_key": f"pk-{pid}",
         "birth_year": 1980 + pid % 30,
         "postcode_district": "LS6" if pid < 4000 else None,
+        "shares_with_referrer": CONSENT.get(pid),
         "created_at": created_at,
         "updated_at": created_at,
         "archived_at": "",
@@ -369,8 +409,11 @@ def leeds_records() -> dict[str, list[dict[str, Any]]]:
             referral_source(3006, 3),
             referral_source(3008, 12),
             referral_source(3009, 2, referrer=("contacts", 101), referrer_type="Contact"),
+            referral_source(3011, 11, subcategory="City Strength"),
+            referral_source(3012, 11, subcategory="City Strength"),
+            referral_source(3013, 11, subcategory="City Strength"),
         ],
-        "patients": [patient(p, "2024-01-01T00:00:00Z") for p in range(3001, 3011)],
+        "patients": [patient(p, "2024-01-01T00:00:00Z") for p in range(3001, 3014)],
         "patient_cases": [
             # 5001's first version (no contact yet); the newer version lands in run 2.
             patient_case(5001, 3001, "2024-09-02T09:00:00Z", updated_at="2024-09-02T09:00:00Z"),
@@ -385,6 +428,10 @@ def leeds_records() -> dict[str, list[dict[str, Any]]]:
             patient_case(5010, 3010, "2024-10-05T09:00:00Z", deleted_at="2024-10-05T10:00:00Z"),
             # 3002 comes back: a new episode with no signal of its own.
             patient_case(5011, 3002, "2024-11-25T10:00:00Z"),
+            # city-gym's busier summer: three referrals nobody followed up.
+            patient_case(5012, 3011, "2024-07-05T10:00:00Z"),
+            patient_case(5013, 3012, "2024-07-12T10:00:00Z"),
+            patient_case(5014, 3013, "2024-07-19T10:00:00Z"),
         ],
         "individual_appointments": [
             # 5001: two attended.
@@ -633,7 +680,14 @@ def _write_registry(raw_dir: Path) -> None:
                 ["Amelia Nguyen", "Dr Nguyen"],
                 [],
             ],
-            "start_date": [date(2023, 1, 1), None, date(2024, 1, 15), None, date(2022, 6, 1), None],
+            "start_date": [
+                date(2023, 1, 1),
+                None,
+                date(2024, 1, 15),
+                None,
+                date(2022, 6, 1),
+                date(2024, 10, 15),
+            ],
         },
         schema=pa.schema(
             [
@@ -654,6 +708,7 @@ def _write_registry(raw_dir: Path) -> None:
                 "source",
                 "link_type",
                 "cliniko_contact_id",
+                "fhir_reference",
                 "referral_source_type",
                 "subcategory",
                 "referrer_type",
@@ -692,10 +747,10 @@ def _write_registry(raw_dir: Path) -> None:
     )
     touchpoints = pa.table(
         {
-            "partner_id": ["leeds-gp", "city-gym"],
-            "touchpoint_date": [date(2024, 8, 1), date(2024, 10, 1)],
-            "kind": ["check_in", "referral_guide_sent"],
-            "note": ["Lunch and learn", None],
+            "partner_id": ["leeds-gp", "city-gym", "city-gym"],
+            "touchpoint_date": [date(2024, 8, 1), date(2024, 10, 1), date(2024, 12, 10)],
+            "kind": ["check_in", "referral_guide_sent", "talk"],
+            "note": ["Lunch and learn", None, "Planned: injury-prevention talk"],
         },
         schema=pa.schema(
             [

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -121,6 +121,7 @@ def test_every_stream_lands_every_record_including_hidden_ones(world, clean_home
             "birth_year",
             "postcode_district",
             "heard_about_answer",
+            "shares_with_referrer",
         }
         assert set(record) <= allowed, set(record) - allowed
 
@@ -164,6 +165,34 @@ def test_second_run_without_changes_fetches_only_the_overlap_window(world, clean
         assert stats.records == len(in_window), name
         assert stats.requests == 1, name
     assert sum(s.records for s in second.values()) < 60
+
+
+def test_a_read_that_finds_nothing_new_still_counts_as_fresh(world, clean_home, tmp_path):
+    import shutil
+
+    from flows.gate import source_freshness
+
+    home = tmp_path / "home"
+    shutil.copytree(clean_home, home)
+    stale = "2020-01-01T00:00:00+00:00"
+    for path in (home / "state").rglob("*.json"):
+        body = json.loads(path.read_text())
+        body["committed_at"] = body["checked_at"] = stale
+        path.write_text(json.dumps(body))
+    assert source_freshness(home / "state")["age_hours"].min() > 24 * 365
+    cursors_before = {
+        s.name: CursorStore(home / "state").get("cliniko", "acct", s.name) for s in STREAMS
+    }
+    # Far past the world's last edit: no stream has anything new, and every one is read.
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+    with serving(world, api_key=KEY, requests_per_minute=0) as server:
+        extract_all(server.base_url, home, run_id="run2", now=later)
+    for s in STREAMS:
+        body = json.loads((home / "state" / "cliniko" / "acct" / f"{s.name}.json").read_text())
+        assert body["checked_run_id"] == "run2", s.name
+        assert CursorStore(home / "state").get("cliniko", "acct", s.name) == cursors_before[s.name]
+    (row,) = source_freshness(home / "state").itertuples()
+    assert row.age_hours < 1
 
 
 def _ts(text: str):

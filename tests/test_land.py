@@ -109,3 +109,44 @@ def test_cursor_store_round_trip_and_corruption(tmp_path: Path):
     (tmp_path / "cliniko" / "a" / "patients.json").write_text("{not json")
     with pytest.raises(Exception, match="delete it to re-sync"):
         store.get("cliniko", "a", "patients")
+
+
+def _consent_fields(selected: str | None, other_text: str = "Mrs Jane Example") -> dict:
+    def option(name: str) -> dict:
+        return {"name": name, "token": f"t-{name}", "selected": name == selected}
+
+    return {
+        "sections": [
+            {
+                "name": "Consent",
+                "token": "s1",
+                "fields": [
+                    {"name": "Next of kin", "type": "text", "token": "f0", "value": other_text},
+                    {
+                        "name": "Share my progress with my referrer",
+                        "type": "radiobuttons",
+                        "token": "f1",
+                        "options": [option("Yes"), option("No")],
+                    },
+                ],
+            }
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("custom_fields", "expected"),
+    [
+        (_consent_fields("Yes"), True),
+        (_consent_fields("No"), False),
+        (_consent_fields(None), None),  # asked, not answered
+        (None, None),  # the clinic has no such field
+    ],
+)
+def test_consent_custom_field_lands_as_a_boolean_and_nothing_else(custom_fields, expected):
+    patient = json.loads((EXAMPLES / "patients.json").read_text())["patients"][0]
+    patient["custom_fields"] = custom_fields
+    clean = PSEUDO.clean("patients", "acct", patient)
+    assert clean["shares_with_referrer"] is expected
+    assert "custom_fields" not in clean
+    assert "Jane Example" not in json.dumps(clean)

@@ -8,6 +8,7 @@ attended appointment.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -20,9 +21,11 @@ import pyarrow.parquet as pq
 import pytest
 from scenario import AS_OF, write_scenario
 
+from flows.publish import PUBLISHED_MARTS
 from flows.transform import DbtResult, TransformError, build, docs_generate, run_dbt
 
-VARS = {"as_of": AS_OF.isoformat()}
+# feedback_min_count 2 (default 5) so the dozen-referral world has both suppressed and shown rows.
+VARS = {"as_of": AS_OF.isoformat(), "feedback_min_count": 2}
 
 L1 = "cliniko:leeds:1001"  # Headingley Physio, Europe/London
 SYD = "cliniko:harbour:2001"  # Harbour Sydney, Australia/Sydney
@@ -33,13 +36,20 @@ OTHER_12 = "cliniko-leeds-referral-source-type-12"
 INSTAGRAM = "cliniko-harbour-referral-source-type-20-instagram"
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DbtResult]:
-    home = tmp_path_factory.mktemp("home")
+def build_scenario(home: Path, tz: str) -> tuple[Path, DbtResult]:
+    """Write the scenario under `home` and build it with dbt (a subprocess) under time zone `tz`."""
     raw_dir = write_scenario(home / "raw")
     warehouse = home / "warehouse" / "refnet.duckdb"
-    result = build(raw_dir=raw_dir, warehouse=warehouse, vars=VARS)
+    with pytest.MonkeyPatch.context() as patch:
+        # run_dbt passes os.environ on: the dbt process runs in this zone.
+        patch.setenv("TZ", tz)
+        result = build(raw_dir=raw_dir, warehouse=warehouse, vars=VARS)
     return warehouse, result
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DbtResult]:
+    return build_scenario(tmp_path_factory.mktemp("home"), "UTC")
 
 
 @pytest.fixture
@@ -77,7 +87,15 @@ def test_build_succeeds_and_reports_nodes(built: tuple[Path, DbtResult]) -> None
         "test_drop_off_ladder",
         "test_received_month_is_clinic_local_across_dst",
         "test_attribution_precedence",
+        "test_referral_source_resolution",
+        "test_partner_health_status_ladder_and_checkin",
+        "test_network_summary_shares_and_concentration",
+        "test_partner_feedback_consent_and_suppression",
+        "test_partner_performance_monthly_speed_and_rates",
+        "test_journey_incremental_recomputes_touched_patients",
+        "test_appointment_status_ladder_and_first_appointment",
     } <= unit_tests
+    assert all(n.status == "pass" for n in result.nodes if n.resource_type == "unit_test")
     # 6003, whose clinic cannot be known, is counted under the unassigned clinic: no warnings.
     assert [n.name for n in result.warned_nodes] == []
     # dbt's artefacts live beside the warehouse, not in the repository.
@@ -134,6 +152,10 @@ EXPECTED_REFERRALS = {
     ),
     # appointment without a case link, in December at Perth: pending
     "cliniko:harbour:6004": ("in_progress", "referral_source", INSTAGRAM, date(2024, 11, 1), PER),
+    # city-gym's summer referrals, never followed up
+    "cliniko:leeds:5012": ("not_contacted", "referral_source", "city-gym", date(2024, 7, 1), L1),
+    "cliniko:leeds:5013": ("not_contacted", "referral_source", "city-gym", date(2024, 7, 1), L1),
+    "cliniko:leeds:5014": ("not_contacted", "referral_source", "city-gym", date(2024, 7, 1), L1),
 }
 
 
@@ -172,11 +194,15 @@ EXPECTED_SPEED = {
     "cliniko:harbour:6002": (1.0, None, None, 0, Decimal("0.00")),
     "cliniko:harbour:6003": (None, None, None, 0, Decimal("0.00")),
     "cliniko:harbour:6004": (2.0, 0.08, None, 0, Decimal("0.00")),
+    "cliniko:leeds:5012": (None, None, None, 0, Decimal("0.00")),
+    "cliniko:leeds:5013": (None, None, None, 0, Decimal("0.00")),
+    "cliniko:leeds:5014": (None, None, None, 0, Decimal("0.00")),
 }
 
 
 def test_referrals_speed_and_revenue(db: duckdb.DuckDBPyConnection) -> None:
     actual = by_key(rows(db, "select * from referrals"), "referral_id")
+    assert set(EXPECTED_SPEED) == set(actual)
     for referral_id, expected in EXPECTED_SPEED.items():
         row = actual[referral_id]
         got = (
@@ -216,7 +242,7 @@ def test_partners(db: duckdb.DuckDBPyConnection) -> None:
     expected = {
         "leeds-gp": ("gp", True, 1),
         "oakwood-chiro": ("allied_health", True, 1),
-        "city-gym": ("fitness_sport", True, 1),
+        "city-gym": ("fitness_sport", True, 4),
         "google": ("digital", True, 1),
         "harbour-ortho": ("consultant", True, 2),
         "bondi-pilates": ("fitness_sport", True, 0),
@@ -273,6 +299,7 @@ def test_funnel_monthly(db: duckdb.DuckDBPyConnection) -> None:
             received=1, contacted=1, intake_completed=1, booked=1, did_not_attend=1
         ),
         (L1, "fitness_sport", date(2024, 11, 1)): funnel(received=1, not_contacted=1),
+        (L1, "fitness_sport", date(2024, 7, 1)): funnel(received=3, not_contacted=3),
         (L1, "other", date(2024, 11, 1)): funnel(received=1, in_progress=1),
         (L1, "unknown", date(2024, 11, 1)): funnel(received=1, in_progress=1),
         (SYD, "consultant", date(2024, 11, 1)): funnel(
@@ -296,7 +323,7 @@ def test_funnel_monthly(db: duckdb.DuckDBPyConnection) -> None:
 
 PERFORMANCE_COLUMNS = (
     "referrals booked attended booked_rate attended_rate median_days_to_first_appointment "
-    "dna_rate cancellation_rate revenue"
+    "p90_days_to_first_appointment dna_rate cancellation_rate revenue"
 ).split()
 
 
@@ -306,45 +333,35 @@ def test_partner_performance_monthly(db: duckdb.DuckDBPyConnection) -> None:
         for r in rows(db, "select * from partner_performance_monthly")
     }
     zero = Decimal("0.00")
+    none = (None, None, None, None)  # median, p90, DNA and cancellation rates
     expected = {
-        # 5001: 2 appointments, both attended; seen after 4 days
-        ("leeds-gp", date(2024, 9, 1)): (1, 1, 1, 1.0, 1.0, 4.0, 0.0, 0.0, Decimal("105.00")),
+        # 5001: 2 appointments, both attended; seen after 4 days (one attended: p90 = median)
+        ("leeds-gp", date(2024, 9, 1)): (1, 1, 1, 1.0, 1.0, 4.0, 4.0, 0.0, 0.0, Decimal("105.00")),
         # 5002 (1 attended, seen after 2 days) + 5009 (1 cancelled): 2 appointments
-        (CONTACT_102, date(2024, 9, 1)): (2, 2, 1, 1.0, 0.5, 2.0, 0.0, 0.5, Decimal("60.00")),
+        (CONTACT_102, date(2024, 9, 1)): (2, 2, 1, 1.0, 0.5, 2.0, 2.0, 0.0, 0.5, Decimal("60.00")),
         # 5003: 3 appointments, 1 cancelled, 2 attended
         ("word-of-mouth", date(2024, 10, 1)): (
-            1,
-            1,
-            1,
-            1.0,
-            1.0,
-            7.04,
-            0.0,
-            0.3333,
+            *(1, 1, 1, 1.0, 1.0),
+            *(7.04, 7.04, 0.0, 0.3333),
             Decimal("105.00"),
         ),
-        ("word-of-mouth", date(2024, 9, 1)): (1, 0, 0, 0.0, 0.0, None, None, None, zero),
-        ("google", date(2024, 4, 1)): (1, 0, 0, 0.0, 0.0, None, None, None, zero),
-        ("oakwood-chiro", date(2024, 3, 1)): (1, 0, 0, 0.0, 0.0, None, None, None, zero),
+        ("word-of-mouth", date(2024, 9, 1)): (1, 0, 0, 0.0, 0.0, *none, zero),
+        ("google", date(2024, 4, 1)): (1, 0, 0, 0.0, 0.0, *none, zero),
+        ("oakwood-chiro", date(2024, 3, 1)): (1, 0, 0, 0.0, 0.0, *none, zero),
         # 5006: its only appointment was a DNA
-        ("unknown", date(2024, 10, 1)): (1, 1, 0, 1.0, 0.0, None, 1.0, 0.0, zero),
-        ("city-gym", date(2024, 11, 1)): (1, 0, 0, 0.0, 0.0, None, None, None, zero),
-        ("unknown", date(2024, 11, 1)): (1, 0, 0, 0.0, 0.0, None, None, None, zero),
-        (OTHER_12, date(2024, 11, 1)): (1, 0, 0, 0.0, 0.0, None, None, None, zero),
+        ("unknown", date(2024, 10, 1)): (1, 1, 0, 1.0, 0.0, None, None, 1.0, 0.0, zero),
+        ("city-gym", date(2024, 11, 1)): (1, 0, 0, 0.0, 0.0, *none, zero),
+        ("city-gym", date(2024, 7, 1)): (3, 0, 0, 0.0, 0.0, *none, zero),
+        ("unknown", date(2024, 11, 1)): (1, 0, 0, 0.0, 0.0, *none, zero),
+        (OTHER_12, date(2024, 11, 1)): (1, 0, 0, 0.0, 0.0, *none, zero),
         ("harbour-ortho", date(2024, 11, 1)): (
-            1,
-            1,
-            1,
-            1.0,
-            1.0,
-            5.25,
-            0.0,
-            0.0,
+            *(1, 1, 1, 1.0, 1.0),
+            *(5.25, 5.25, 0.0, 0.0),
             Decimal("215.50"),
         ),
-        ("harbour-ortho", date(2024, 12, 1)): (1, 0, 0, 0.0, 0.0, None, None, None, zero),
+        ("harbour-ortho", date(2024, 12, 1)): (1, 0, 0, 0.0, 0.0, *none, zero),
         # 6004: one pending appointment: nothing due yet, nothing cancelled
-        (INSTAGRAM, date(2024, 11, 1)): (1, 1, 0, 1.0, 0.0, None, None, 0.0, zero),
+        (INSTAGRAM, date(2024, 11, 1)): (1, 1, 0, 1.0, 0.0, None, None, None, 0.0, zero),
     }
     assert actual == expected
 
@@ -374,20 +391,366 @@ def test_signals_are_kept_for_review(db: duckdb.DuckDBPyConnection) -> None:
     assert r["intake_answer_similarity"] >= 0.88
 
 
-def test_unmatched_answers_are_listed(db: duckdb.DuckDBPyConnection) -> None:
-    unmatched = rows(db, "select * from int_intake_answers_unmatched")
+def test_unmatched_answers_are_published(db: duckdb.DuckDBPyConnection) -> None:
+    unmatched = rows(db, "select * from unmatched_intake_answers")
     assert [
-        (r["account"], r["heard_about_answer_normalised"], r["referrals"], r["unknown_referrals"])
+        (
+            r["unmatched_answer_id"],
+            r["answer_normalised"],
+            r["example_answer"],
+            r["referrals"],
+            r["unknown_referrals"],
+            r["first_received_at"],
+        )
         for r in unmatched
-    ] == [("leeds", "saw a flyer at the library", 1, 1)]
+    ] == [
+        (
+            "cliniko:leeds:saw a flyer at the library",
+            "saw a flyer at the library",
+            "Saw a flyer at the library",
+            1,
+            1,
+            utc(2024, 10, 14, 9, 0),
+        )
+    ]
+    # The nearest registry name is offered, below the threshold.
+    assert unmatched[0]["suggested_partner_id"] == "leeds-gp"
+    assert unmatched[0]["suggested_partner_name"] == "Kirkstall Medical Centre"
+    assert unmatched[0]["suggested_similarity"] < 0.88
 
 
-def test_docs_generate(built: tuple[Path, DbtResult]) -> None:
+def test_clinics(db: duckdb.DuckDBPyConnection) -> None:
+    actual = {
+        r["clinic_id"]: (
+            r["clinic_name"],
+            r["time_zone"],
+            r["is_unassigned"],
+            r["referrals"],
+            r["first_referral_at"],
+            r["last_referral_at"],
+        )
+        for r in rows(db, "select * from clinics")
+    }
+    assert actual == {
+        L1: (
+            "Headingley Physio",
+            "Europe/London",
+            False,
+            13,
+            utc(2024, 3, 31, 0, 30),
+            utc(2024, 11, 28, 10, 0),
+        ),
+        SYD: (
+            "Harbour Sydney",
+            "Australia/Sydney",
+            False,
+            1,
+            utc(2024, 10, 31, 14),
+            utc(2024, 10, 31, 14),
+        ),
+        PER: (
+            "Harbour Perth",
+            "Australia/Perth",
+            False,
+            2,
+            utc(2024, 11, 10, 1),
+            utc(2024, 11, 30, 17),
+        ),
+        # harbour has two zones: its unassigned referral's dates fall back to UTC
+        UNASSIGNED: (
+            "Unassigned clinic",
+            "UTC",
+            True,
+            1,
+            utc(2024, 9, 30, 15),
+            utc(2024, 9, 30, 15),
+        ),
+    }
+
+
+def test_appointments(db: duckdb.DuckDBPyConnection) -> None:
+    actual = {
+        r["appointment_id"]: (
+            r["referral_id"],
+            r["clinic_id"],
+            r["partner_id"],
+            r["status"],
+            r["is_first_appointment"],
+            r["appointment_sequence"],
+            r["revenue"],
+        )
+        for r in rows(db, "select * from appointments")
+    }
+    d = Decimal
+    assert actual == {
+        "cliniko:leeds:7001": (
+            "cliniko:leeds:5001",
+            L1,
+            "leeds-gp",
+            "fulfilled",
+            True,
+            1,
+            d("60.00"),
+        ),
+        "cliniko:leeds:7002": (
+            "cliniko:leeds:5001",
+            L1,
+            "leeds-gp",
+            "fulfilled",
+            False,
+            2,
+            d("45.00"),
+        ),
+        # 7004, deleted, is not an appointment
+        "cliniko:leeds:7003": (
+            "cliniko:leeds:5002",
+            L1,
+            CONTACT_102,
+            "fulfilled",
+            True,
+            1,
+            d("60.00"),
+        ),
+        # cancelled then rebooked: the rebooked one is the first appointment
+        "cliniko:leeds:7005": (
+            "cliniko:leeds:5003",
+            L1,
+            "word-of-mouth",
+            "cancelled",
+            False,
+            1,
+            d("0.00"),
+        ),
+        "cliniko:leeds:7006": (
+            "cliniko:leeds:5003",
+            L1,
+            "word-of-mouth",
+            "fulfilled",
+            True,
+            2,
+            d("60.00"),
+        ),
+        # unmarked but invoiced (the closed-unpaid 999 invoice is no revenue)
+        "cliniko:leeds:7007": (
+            "cliniko:leeds:5003",
+            L1,
+            "word-of-mouth",
+            "fulfilled",
+            False,
+            3,
+            d("45.00"),
+        ),
+        "cliniko:leeds:7008": ("cliniko:leeds:5006", L1, "unknown", "noshow", True, 1, d("0.00")),
+        "cliniko:leeds:7009": (
+            "cliniko:leeds:5009",
+            L1,
+            CONTACT_102,
+            "cancelled",
+            True,
+            1,
+            d("0.00"),
+        ),
+        "cliniko:harbour:7101": (
+            "cliniko:harbour:6001",
+            SYD,
+            "harbour-ortho",
+            "fulfilled",
+            True,
+            1,
+            d("120.50"),
+        ),
+        "cliniko:harbour:7102": (
+            "cliniko:harbour:6001",
+            SYD,
+            "harbour-ortho",
+            "fulfilled",
+            False,
+            2,
+            d("95.00"),
+        ),
+        # no case link: inferred; in the future on as_of: pending
+        "cliniko:harbour:7103": (
+            "cliniko:harbour:6004",
+            PER,
+            INSTAGRAM,
+            "booked",
+            True,
+            1,
+            d("0.00"),
+        ),
+    }
+    (inferred,) = rows(
+        db, "select * from appointments where appointment_id = 'cliniko:harbour:7103'"
+    )
+    assert (inferred["is_patient_case_inferred"], inferred["is_pending"]) == (True, True)
+    # 2024-12-03 00:00Z is 08:00 in Perth: same day; 7101 at 20:00Z on 11-05 is the 6th in Sydney.
+    assert inferred["starts_local_date"] == date(2024, 12, 3)
+    (sydney,) = rows(db, "select * from appointments where appointment_id = 'cliniko:harbour:7101'")
+    assert sydney["starts_local_date"] == date(2024, 11, 6)
+
+
+def test_consent_reaches_referrals(db: duckdb.DuckDBPyConnection) -> None:
+    shared = {
+        r["referral_id"]
+        for r in rows(db, "select referral_id from referrals where is_shared_with_referrer")
+    }
+    # 3002's consent covers both its episodes; 3009 refused; nobody else answered.
+    assert shared == {
+        "cliniko:leeds:5001",
+        "cliniko:leeds:5002",
+        "cliniko:leeds:5011",
+        "cliniko:harbour:6001",
+        "cliniko:harbour:6002",
+    }
+
+
+HEALTH_COLUMNS = (
+    "status last_referral_at last_touchpoint_at checkin_due_date is_checkin_due "
+    "referrals_last_90d referrals_prior_90d referral_trend"
+).split()
+
+
+def test_partner_health(db: duckdb.DuckDBPyConnection) -> None:
+    # as_of 2024-11-30: the last 90 days are [09-02, 12-01), the 90 before [06-04, 09-02); "new"
+    # means the relationship (start date, else first referral) began after 2024-09-01.
+    actual = {
+        r["partner_id"]: tuple(r[c] for c in HEALTH_COLUMNS)
+        for r in rows(db, "select * from partner_health")
+    }
+    expected = {
+        # A: due 30 days after the 08-01 check-in
+        "leeds-gp": (
+            "active",
+            utc(2024, 9, 2, 9),
+            date(2024, 8, 1),
+            date(2024, 8, 31),
+            True,
+            1,
+            0,
+            1,
+        ),
+        "oakwood-chiro": ("dormant", utc(2024, 3, 31, 0, 30), None, None, False, 0, 0, 0),
+        # 3 in the summer, 1 since: quiet. C: due 90 days after 10-01; the 12-10 talk is planned.
+        "city-gym": (
+            "quiet",
+            utc(2024, 11, 1, 12),
+            date(2024, 10, 1),
+            date(2024, 12, 30),
+            False,
+            1,
+            3,
+            -2,
+        ),
+        # untiered: no check-in cadence
+        "google": ("dormant", utc(2024, 3, 31, 23, 30), None, None, False, 0, 0, 0),
+        # A, never visited: due 30 days after its 2022-06-01 start
+        "harbour-ortho": ("active", utc(2024, 11, 30, 17), None, date(2022, 7, 1), True, 2, 0, 2),
+        # started 2024-10-15, B: due 60 days later
+        "bondi-pilates": ("new", None, None, date(2024, 12, 14), False, 0, 0, 0),
+        CONTACT_102: ("new", utc(2024, 9, 20, 9), None, None, False, 2, 0, 2),
+        OTHER_12: ("new", utc(2024, 11, 28, 10), None, None, False, 1, 0, 1),
+        INSTAGRAM: ("new", utc(2024, 11, 10, 1), None, None, False, 1, 0, 1),
+        "word-of-mouth": ("new", utc(2024, 10, 1, 8), None, None, False, 2, 0, 2),
+    }
+    assert actual == expected
+
+
+NETWORK_COLUMNS = (
+    "clinic_name referrals unknown_referrals unknown_share active_partners top_5_partner_share "
+    "concentration_index"
+).split()
+
+
+def test_network_summary(db: duckdb.DuckDBPyConnection) -> None:
+    actual = {
+        (r["clinic_id"], r["quarter"]): tuple(r[c] for c in NETWORK_COLUMNS)
+        for r in rows(db, "select * from network_summary")
+    }
+    hp = "Headingley Physio"
+    assert actual == {
+        # 5005: 00:30 GMT on 31 March
+        (L1, date(2024, 1, 1)): (hp, 1, 0, 0.0, 1, 1.0, 1.0),
+        # 5004: 23:30Z on 31 March is 1 April in London
+        (L1, date(2024, 4, 1)): (hp, 1, 0, 0.0, 1, 1.0, 1.0),
+        # city-gym 3, contact 102 2, leeds-gp 1: HHI (9 + 4 + 1) / 36
+        (L1, date(2024, 7, 1)): (hp, 6, 0, 0.0, 3, 1.0, 0.3889),
+        # 5006 and 5011 unknown; word of mouth, city-gym, local press one each
+        (L1, date(2024, 10, 1)): (hp, 5, 2, 0.4, 3, 1.0, 0.3333),
+        (SYD, date(2024, 10, 1)): ("Harbour Sydney", 1, 0, 0.0, 1, 1.0, 1.0),
+        # 6002 is 1 December in Perth (still Q4); 6004
+        (PER, date(2024, 10, 1)): ("Harbour Perth", 2, 0, 0.0, 2, 1.0, 0.5),
+        (UNASSIGNED, date(2024, 7, 1)): ("Unassigned clinic", 1, 0, 0.0, 1, 1.0, 1.0),
+    }
+
+
+def test_partner_feedback(db: duckdb.DuckDBPyConnection) -> None:
+    actual = {
+        (r["partner_id"], r["period_label"]): (
+            r["is_suppressed"],
+            r["referrals"],
+            r["seen"],
+            r["median_days_to_first_appointment"],
+        )
+        for r in rows(db, "select * from partner_feedback")
+    }
+    hidden = (True, None, None, None)
+    assert actual == {
+        # 6001 (seen after 5.25 days) and 6002 (not yet), both consented: shown (min 2)
+        ("harbour-ortho", "2024-Q4"): (False, 2, 1, 5.25),
+        # 5002 consented, 5009's patient refused: 1 < 2, so hidden (counting the refusal would
+        # have shown it)
+        (CONTACT_102, "2024-Q3"): hidden,
+        ("leeds-gp", "2024-Q3"): hidden,
+        ("oakwood-chiro", "2024-Q1"): hidden,
+        ("city-gym", "2024-Q3"): hidden,
+        ("city-gym", "2024-Q4"): hidden,
+        (OTHER_12, "2024-Q4"): hidden,
+        (INSTAGRAM, "2024-Q4"): hidden,
+        # no rows for word of mouth, google (digital) or unknown: nobody to send them to
+    }
+
+
+def test_every_mart_column_is_described(built: tuple[Path, DbtResult]) -> None:
     warehouse, _ = built
     raw_dir = warehouse.parent.parent / "raw"
     result = docs_generate(raw_dir=raw_dir, warehouse=warehouse, vars=VARS)
     assert result.success
-    assert (result.target_path / "catalog.json").exists()
+    assert result.target_path is not None
+    catalog = json.loads((result.target_path / "catalog.json").read_text())
+    manifest = json.loads((result.target_path / "manifest.json").read_text())
+    for mart in PUBLISHED_MARTS:
+        unique_id = f"model.refnet.{mart}"
+        built_columns = {c.lower() for c in catalog["nodes"][unique_id]["columns"]}
+        documented = manifest["nodes"][unique_id]["columns"]
+        assert manifest["nodes"][unique_id]["description"].strip(), mart
+        assert built_columns == set(documented), mart
+        undescribed = [c for c, spec in documented.items() if not spec["description"].strip()]
+        assert undescribed == [], mart
+
+
+def mart_contents(warehouse: Path) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        return {
+            mart: sorted(con.execute(f'select * from "{mart}"').fetchall(), key=repr)
+            for mart in PUBLISHED_MARTS
+        }
+    finally:
+        con.close()
+
+
+def test_same_marts_whatever_the_machine_time_zone(
+    built: tuple[Path, DbtResult], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    warehouse, _ = built
+    sydney_warehouse, result = build_scenario(tmp_path_factory.mktemp("sydney"), "Australia/Sydney")
+    assert result.success
+    utc_marts = mart_contents(warehouse)
+    sydney_marts = mart_contents(sydney_warehouse)
+    for mart in PUBLISHED_MARTS:
+        assert utc_marts[mart], mart
+        assert sydney_marts[mart] == utc_marts[mart], mart
 
 
 def test_failing_test_raises_with_names_and_counts(tmp_path: Path) -> None:

@@ -62,3 +62,34 @@ def test_registry_errors_name_file_entry_and_key(tmp_path: Path, change, needle)
         load_registry(path)
     assert str(path) in str(err.value)
     assert needle in str(err.value)
+
+
+def test_a_link_to_a_source_that_is_not_configured_is_refused(tmp_path: Path):
+    path = tmp_path / "partners.yml"
+    path.write_text(GOOD)
+    assert load_registry(path, ["headingley"]).partners
+    with pytest.raises(ConfigError) as err:
+        load_registry(path, ["headingly"])
+    assert "pms[0].source: no source named 'headingley'" in str(err.value)
+    assert "configured: headingly" in str(err.value)
+
+
+def test_a_link_a_source_kind_never_has_is_refused(tmp_path: Path):
+    path = tmp_path / "partners.yml"
+    path.write_text(GOOD)
+    assert load_registry(path, {"headingley": "cliniko"}).partners
+    with pytest.raises(ConfigError) as err:
+        load_registry(path, {"headingley": "csv"})
+    assert "pms[0].cliniko_contact_id: source 'headingley' is a csv source" in str(err.value)
+    fhir = GOOD.replace("cliniko_contact_id: 123456789012345678", "fhir_reference: Practitioner/9")
+    path.write_text(fhir)
+    with pytest.raises(ConfigError) as err:
+        load_registry(path, {"headingley": "cliniko"})
+    assert "pms[0].fhir_reference: source 'headingley' is a cliniko source" in str(err.value)
+    both = GOOD.replace(
+        "cliniko_contact_id: 123456789012345678",
+        "cliniko_contact_id: 123456789012345678, fhir_reference: Practitioner/9",
+    )
+    path.write_text(both)
+    with pytest.raises(ConfigError, match="not both"):
+        load_registry(path)

@@ -1,7 +1,8 @@
 {#- Every landed version of every record, ranked newest first per (account, key): latest
     `updated_at` wins, ties go to the latest `extracted_at` (the extractor re-reads an overlap
-    window, so the same version can land more than once). Staging keeps `version_rank = 1`. -#}
-{% macro ranked_versions(source_relation, key_expression='id') -%}
+    window, so the same version can land more than once), then `tiebreak` (e.g. a CSV row's
+    line: one file can list an id twice). Staging keeps `version_rank = 1`. -#}
+{% macro ranked_versions(source_relation, key_expression='id', tiebreak=none) -%}
     select
         *,
         row_number() over (
@@ -9,7 +10,8 @@
             order by
                 cast(nullif(updated_at, '') as timestamp with time zone) desc nulls last,
                 extracted_at desc,
-                run_id desc
+                run_id desc{% if tiebreak %},
+                {{ tiebreak }}{% endif %}
         ) as version_rank
     from {{ source_relation }}
 {%- endmacro %}

@@ -14,6 +14,7 @@ import itertools
 import json
 import math
 import random
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -238,6 +239,36 @@ def build_world(seed: int = 7, scale: float = 1.0, end_date: date = date(2026, 1
 def iso(moment: datetime) -> str:
     """Cliniko's timestamp format: UTC, whole seconds, `Z`."""
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+def _consent_fields(patient_id: str) -> dict | None:
+    """The "Share my progress with my referrer" custom field: ~40% yes, 20% no, 40% unanswered.
+
+    Derived from the id, not from the world's random stream, so adding it changed nothing else.
+    """
+    answer = {0: "Yes", 1: "Yes", 2: "No"}.get(int(patient_id) % 5)
+    if answer is None:
+        return None
+
+    def token(name: str) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"refnet-sandbox-consent-{name}"))
+
+    options = [
+        {"name": o, "token": token(o), "selected": o == answer, "archived": False}
+        for o in ("Yes", "No")
+    ]
+    question = {
+        "name": "Share my progress with my referrer",
+        "token": token("field"),
+        "type": "radiobuttons",
+        "archived": False,
+        "options": options,
+    }
+    return {
+        "sections": [
+            {"name": "Consent", "token": token("section"), "archived": False, "fields": [question]}
+        ]
+    }
 
 
 def _link(path: str) -> dict:
@@ -860,7 +891,7 @@ class _Builder:
             "invoice_email": None,
             "invoice_extra_information": None,
             "label": None,
-            "custom_fields": None,
+            "custom_fields": _consent_fields(patient_id),
             "archived_at": None,
             "deleted_at": None,
             "merged_at": None,

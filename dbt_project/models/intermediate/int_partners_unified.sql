@@ -18,7 +18,7 @@ contact_links as (
 
     select
         account,
-        cliniko_contact_id
+        contact_id
     from {{ ref('stg_registry__partner_links') }}
     where link_type = 'contact'
 
@@ -34,7 +34,7 @@ contacts as (
         doctor_type,
         occupation,
         company_name
-    from {{ ref('stg_cliniko__contacts') }}
+    from {{ ref('conformed_referrers') }}
 
 ),
 
@@ -44,7 +44,7 @@ patient_cases as (
         source_kind,
         account,
         contact_id
-    from {{ ref('stg_cliniko__patient_cases') }}
+    from {{ ref('conformed_referrals') }}
     where not is_deleted
         and contact_id is not null
 
@@ -99,8 +99,8 @@ unregistered_contacts as (
     from referenced_contacts
     left join contact_links
         on referenced_contacts.account = contact_links.account
-        and referenced_contacts.contact_id = contact_links.cliniko_contact_id
-    where contact_links.cliniko_contact_id is null
+        and referenced_contacts.contact_id = contact_links.contact_id
+    where contact_links.contact_id is null
 
 ),
 

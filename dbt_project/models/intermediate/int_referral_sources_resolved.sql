@@ -14,11 +14,12 @@ referral_sources as (
         account,
         patient_id,
         referral_source_type_id,
+        referral_source_type_name,
         referrer_type,
         referrer_contact_id,
         subcategory,
         updated_at
-    from {{ ref('stg_cliniko__referral_sources') }}
+    from {{ ref('conformed_referral_sources') }}
     where not is_deleted
 
 ),
@@ -30,18 +31,8 @@ patient_cases as (
         patient_id,
         patient_case_id,
         created_at as received_at
-    from {{ ref('stg_cliniko__patient_cases') }}
+    from {{ ref('conformed_referrals') }}
     where not is_deleted
-
-),
-
-referral_source_types as (
-
-    select
-        account,
-        referral_source_type_id,
-        referral_source_type_name
-    from {{ ref('stg_cliniko__referral_source_types') }}
 
 ),
 
@@ -51,7 +42,7 @@ partner_links as (
         partner_id,
         account,
         link_type,
-        cliniko_contact_id,
+        contact_id,
         referral_source_type_name,
         subcategory,
         referrer_type
@@ -66,7 +57,7 @@ classified as (
         referral_sources.account,
         referral_sources.patient_id,
         referral_sources.referral_source_type_id,
-        referral_source_types.referral_source_type_name,
+        referral_sources.referral_source_type_name,
         referral_sources.referrer_type,
         referral_sources.referrer_contact_id,
         referral_sources.subcategory,
@@ -77,14 +68,11 @@ classified as (
             when lower(referral_sources.referrer_type) = 'patient' then 'patient'
             -- Cliniko's built-in "Other" type without a subcategory names no one: not a signal
             -- (turning it into a partner would hide the unknown share).
-            when lower(referral_source_types.referral_source_type_name) = 'other'
+            when lower(referral_sources.referral_source_type_name) = 'other'
                 and referral_sources.subcategory is null then null
             when referral_sources.referral_source_type_id is not null then 'referral_source_type'
         end as signal_kind
     from referral_sources
-    left join referral_source_types
-        on referral_sources.account = referral_source_types.account
-        and referral_sources.referral_source_type_id = referral_source_types.referral_source_type_id
 
 ),
 
@@ -114,7 +102,7 @@ registry_candidates as (
             (
                 partner_links.link_type = 'contact'
                 and classified.signal_kind = 'contact'
-                and partner_links.cliniko_contact_id = classified.referrer_contact_id
+                and partner_links.contact_id = classified.referrer_contact_id
             )
             or (
                 partner_links.link_type = 'referral_source'

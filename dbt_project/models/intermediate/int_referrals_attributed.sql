@@ -52,7 +52,7 @@ contact_links as (
     select
         partner_id,
         account,
-        cliniko_contact_id
+        contact_id
     from {{ ref('stg_registry__partner_links') }}
     where link_type = 'contact'
 
@@ -63,9 +63,9 @@ contact_link_matches as (
 
     select
         account,
-        cliniko_contact_id,
+        contact_id,
         partner_id,
-        row_number() over (partition by account, cliniko_contact_id order by partner_id) as link_rank
+        row_number() over (partition by account, contact_id order by partner_id) as link_rank
     from contact_links
 
 ),
@@ -81,7 +81,7 @@ referral_record_signals as (
     from referrals
     left join contact_link_matches
         on referrals.account = contact_link_matches.account
-        and referrals.contact_id = contact_link_matches.cliniko_contact_id
+        and referrals.contact_id = contact_link_matches.contact_id
         and contact_link_matches.link_rank = 1
     where referrals.contact_id is not null
 

@@ -1,10 +1,30 @@
 -- One row per referral (= Cliniko patient case): the funnel stages with their timestamps, the
 -- drop-off, the speed measures, the clinic and the clinic-local received month.
+--
+-- Incremental (delete+insert on the never-null `referral_id`): a run recomputes every referral
+-- of the patients touched since the last build (a case, form or appointment of theirs landed
+-- later; or one of their referrals is still open: `in_progress`, a pending appointment, or a
+-- first appointment whose status moves with time), all of an account when its businesses
+-- changed, and everything when `as_of` moved back or a window var changed. Everything here is
+-- per patient (plus the account's businesses), so that equals a full build. Deleted cases are
+-- removed by the post-hook.
+{{ config(
+    materialized='incremental',
+    unique_key='referral_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='sync_all_columns',
+    post_hook=[
+        "delete from {{ this }} where referral_id in (select " ~ referral_id('source_kind', 'account', 'patient_case_id') ~ " from {{ ref('conformed_referrals') }} where is_deleted)"
+    ]
+) }}
 {%- set as_of_at = as_of_at() %}
+{%- set rules -%}
+contact={{ var("contact_window_days") }};intake={{ var("intake_window_days") }};booking={{ var("booking_window_days") }};continue={{ var("continue_window_days") }};default_time_zone={{ var("default_time_zone") }}
+{%- endset %}
 
 with
 
-patient_cases as (
+all_patient_cases as (
 
     select
         source_kind,
@@ -13,13 +33,15 @@ patient_cases as (
         patient_id,
         contact_id,
         is_referral,
-        created_at as received_at
-    from {{ ref('stg_cliniko__patient_cases') }}
-    where not is_deleted
+        created_at as received_at,
+        is_deleted,
+        extracted_at
+    from {{ ref('conformed_referrals') }}
+    where patient_case_id is not null
 
 ),
 
-appointments as (
+all_appointments as (
 
     select
         account,
@@ -34,8 +56,129 @@ appointments as (
         is_no_show,
         is_pending,
         is_first_appointment,
-        revenue
+        revenue,
+        last_extracted_at
     from {{ ref('int_appointments_classified') }}
+
+),
+
+all_patient_forms as (
+
+    select
+        account,
+        patient_form_id,
+        patient_id,
+        business_id,
+        heard_about_answer,
+        sent_at,
+        completed_at,
+        is_deleted,
+        extracted_at
+    from {{ ref('conformed_intakes') }}
+
+),
+
+{% if is_incremental() -%}
+previous_build as (
+
+    select
+        max(last_extracted_at) as watermark,
+        coalesce(
+            max(last_extracted_at) is null
+            or max(evaluated_at) > {{ as_of_at }}
+            or count(*) filter (where rules is distinct from '{{ rules }}') > 0,
+            true
+        ) as recompute_all
+    from {{ this }}
+
+),
+
+touched_patients as (
+
+    select account, patient_id
+    from all_patient_cases
+    where extracted_at > (select watermark from previous_build)
+
+    union
+
+    select account, patient_id
+    from all_patient_forms
+    where extracted_at > (select watermark from previous_build)
+
+    union
+
+    select account, patient_id
+    from all_appointments
+    where last_extracted_at > (select watermark from previous_build)
+        or status in ('booked', 'arrived')
+
+    union
+
+    -- Open referrals: their drop-off or first-appointment status can change with time alone.
+    select account, patient_id
+    from {{ this }}
+    where drop_off = 'in_progress'
+        or pending_appointments > 0
+        or first_appointment_status in ('booked', 'arrived')
+
+    union
+
+    select account, patient_id
+    from all_patient_cases
+    where account in (
+        select account
+        from {{ ref('conformed_clinics') }}
+        where extracted_at > (select watermark from previous_build)
+    )
+
+),
+
+{% endif -%}
+patient_cases as (
+
+    select * from all_patient_cases
+    where not is_deleted
+    {%- if is_incremental() %}
+        and (
+            (select recompute_all from previous_build)
+            or exists (
+                select 1
+                from touched_patients
+                where touched_patients.account = all_patient_cases.account
+                    -- NULL-safe: a case without a patient link is still recomputed.
+                    and touched_patients.patient_id is not distinct from all_patient_cases.patient_id
+            )
+        )
+    {%- endif %}
+
+),
+
+appointments as (
+
+    select * from all_appointments
+    where status <> 'deleted'
+
+),
+
+-- The latest landing each referral was computed from (the incremental watermark).
+referral_landings as (
+
+    select
+        patient_cases.account,
+        patient_cases.patient_case_id,
+        greatest(
+            max(patient_cases.extracted_at),
+            max(all_appointments.last_extracted_at),
+            max(all_patient_forms.extracted_at)
+        ) as last_extracted_at
+    from patient_cases
+    left join all_appointments
+        on patient_cases.account = all_appointments.account
+        and patient_cases.patient_id = all_appointments.patient_id
+    left join all_patient_forms
+        on patient_cases.account = all_patient_forms.account
+        and patient_cases.patient_id = all_patient_forms.patient_id
+    group by patient_cases.account, patient_cases.patient_case_id
 
 ),
 
@@ -62,7 +205,7 @@ patient_forms as (
         heard_about_answer,
         sent_at,
         completed_at
-    from {{ ref('stg_cliniko__patient_forms') }}
+    from all_patient_forms
     where not is_deleted
 
 ),
@@ -73,7 +216,7 @@ businesses as (
         account,
         business_id,
         time_zone_identifier
-    from {{ ref('stg_cliniko__businesses') }}
+    from {{ ref('conformed_clinics') }}
     where not is_deleted
 
 ),
@@ -211,7 +354,8 @@ stages as (
             account_businesses.only_business_id,
             patient_last_business.business_id
         ) as business_id,
-        account_businesses.only_time_zone as account_time_zone
+        account_businesses.only_time_zone as account_time_zone,
+        referral_landings.last_extracted_at
     from patient_cases
     left join intake
         on patient_cases.account = intake.account
@@ -224,6 +368,9 @@ stages as (
     left join patient_last_business
         on patient_cases.account = patient_last_business.account
         and patient_cases.patient_id = patient_last_business.patient_id
+    left join referral_landings
+        on patient_cases.account = referral_landings.account
+        and patient_cases.patient_case_id = referral_landings.patient_case_id
 
 ),
 
@@ -327,7 +474,10 @@ final as (
         {{ hours_between('received_at', 'contacted_at') }} as hours_to_contact,
         {{ days_between('received_at', 'first_booked_at') }} as days_to_book,
         {{ days_between('received_at', 'first_attended_at') }} as days_to_first_appointment,
-        cast(revenue as decimal(18, 2)) as revenue
+        cast(revenue as decimal(18, 2)) as revenue,
+        last_extracted_at,
+        {{ as_of_at }} as evaluated_at,
+        '{{ rules }}' as rules
     from dropped_off
 
 )

@@ -33,6 +33,8 @@ aggregated as (
         sum(case when is_attended then 1 else 0 end) as attended,
         -- median(): DuckDB (elsewhere percentile_cont(0.5) within group (order by ...)).
         median(days_to_first_appointment) as median_days_to_first_appointment,
+        -- quantile_cont(): DuckDB (elsewhere percentile_cont(0.9) within group (order by ...)).
+        quantile_cont(days_to_first_appointment, 0.9) as p90_days_to_first_appointment,
         sum(appointments) as appointments,
         sum(attended_appointments) as attended_appointments,
         sum(cancelled_appointments) as cancelled_appointments,
@@ -56,6 +58,7 @@ final as (
         cast(round(booked * 1.0 / referrals, 4) as double) as booked_rate,
         cast(round(attended * 1.0 / referrals, 4) as double) as attended_rate,
         cast(median_days_to_first_appointment as double) as median_days_to_first_appointment,
+        cast(round(p90_days_to_first_appointment, 2) as double) as p90_days_to_first_appointment,
         -- DNA rate: no-shows over appointments that were due (attended + no-show).
         cast(round(no_show_appointments * 1.0
             / nullif(attended_appointments + no_show_appointments, 0), 4) as double) as dna_rate,

@@ -32,13 +32,24 @@ partners as (
 
 ),
 
+-- Consent to share progress with the referrer (a patient custom field; absent = not shared).
+patients as (
+
+    select
+        account,
+        patient_id,
+        shares_with_referrer
+    from {{ ref('conformed_patients') }}
+
+),
+
 businesses as (
 
     select
         account,
         business_id,
         clinic_name
-    from {{ ref('stg_cliniko__businesses') }}
+    from {{ ref('conformed_clinics') }}
 
 ),
 
@@ -48,6 +59,7 @@ final as (
         journey.referral_id,
         journey.source_kind,
         journey.account,
+        journey.account as source_name,
         journey.clinic_id,
         coalesce(businesses.clinic_name, 'Unassigned clinic') as clinic_name,
         attributed.partner_id,
@@ -84,7 +96,9 @@ final as (
         attributed.booking_code_partner_id,
         attributed.referral_source_partner_id,
         attributed.intake_answer_partner_id,
-        attributed.has_conflicting_signals
+        attributed.has_conflicting_signals,
+        {{ quarter_start('journey.received_month') }} as received_quarter,
+        coalesce(patients.shares_with_referrer, false) as is_shared_with_referrer
     from journey
     inner join attributed
         on journey.referral_id = attributed.referral_id
@@ -93,6 +107,9 @@ final as (
     left join businesses
         on journey.account = businesses.account
         and journey.business_id = businesses.business_id
+    left join patients
+        on journey.account = patients.account
+        and journey.patient_id = patients.patient_id
 
 )
 

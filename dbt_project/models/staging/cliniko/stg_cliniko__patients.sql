@@ -16,6 +16,8 @@ final as (
         cast({{ json_text('record', 'birth_year') }} as integer) as birth_year,
         cast({{ json_text('record', 'postcode_district') }} as varchar) as postcode_district,
         cast({{ json_link_id('record', 'referring_doctor') }} as varchar) as referring_doctor_contact_id,
+        -- Consent to share progress with the referrer (custom field, flows/land.py): absent = no.
+        coalesce(cast({{ json_text('record', 'shares_with_referrer') }} as boolean), false) as shares_with_referrer,
         {{ json_timestamp('record', 'merged_at') }} as merged_at,
         {{ json_text('record', 'merged_at') }} is not null as is_merged,
         {{ cliniko_record_columns() }}

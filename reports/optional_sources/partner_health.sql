@@ -1,0 +1,21 @@
+-- requires: partner_health. One row per partner: status and relationship upkeep (issue 4's mart).
+select
+    partner_id::varchar as partner_id,
+    status::varchar as status,
+    timezone('UTC', last_referral_at) as last_referral_at,
+    timezone('UTC', last_touchpoint_at::timestamptz) as last_touchpoint_at,
+    checkin_due_date::date as checkin_due_date,
+    referrals_last_90d::bigint as referrals_last_90d,
+    referrals_prior_90d::bigint as referrals_prior_90d
+from main.partner_health
+-- A mart with no rows still yields the placeholder row of partner_health.absent.sql.
+union all
+select
+    '' as partner_id,
+    '' as status,
+    timestamp '1970-01-01' as last_referral_at,
+    timestamp '1970-01-01' as last_touchpoint_at,
+    date '1970-01-01' as checkin_due_date,
+    0::bigint as referrals_last_90d,
+    0::bigint as referrals_prior_90d
+where not exists (select 1 from main.partner_health)

@@ -1,0 +1,143 @@
+"""A clinic with two sources: the nightly run (`refnet run`: Prefect, dbt, GX, Evidence) pulls a
+Cliniko account (the sandbox) and a CSV export (the real Kaggle no-show file) side by side, and
+the published marts hold both, each row naming its source."""
+
+from __future__ import annotations
+
+import csv
+import json
+import zipfile
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+import yaml
+from conftest import REPO, SHARED, refnet
+
+from flows.sandbox.server import running_sandbox
+from flows.sandbox.world import build_world, registry_yaml
+
+KAGGLE_ZIP = SHARED / "data" / "appointments" / "KaggleV2-May-2016.csv.zip"
+API_KEY = "csv-pipeline-test-key-uk1"
+KEY_ENV = "CSV_PIPELINE_CLINIKO_KEY"
+SECRET = "csv-pipeline-pseudonym-secret-8d41"
+
+
+@pytest.fixture(scope="module")
+def two_sources(tmp_path_factory) -> dict:
+    tmp = tmp_path_factory.mktemp("two-sources")
+    with zipfile.ZipFile(KAGGLE_ZIP) as z:
+        z.extractall(tmp / "exports")
+    export = tmp / "exports" / "KaggleV2-May-2016.csv"
+    world = build_world(seed=7, scale=0.05)
+    (tmp / "partners.yml").write_text(
+        registry_yaml(world).replace("source: sandbox", "source: headingley")
+    )
+    home = tmp / "home"
+    with running_sandbox(world, api_key=API_KEY, requests_per_minute=0) as base_url:
+        config = {
+            "sources": [
+                {
+                    "name": "headingley",
+                    "kind": "cliniko",
+                    "api_key_env": KEY_ENV,
+                    "base_url": base_url,
+                    "contact_email": "ops@clinic.example",
+                },
+                {
+                    "name": "vitoria",
+                    "kind": "csv",
+                    "mapping": str(REPO / "examples" / "csv" / "kaggle-noshow.mapping.yml"),
+                    "time_zone": "America/Sao_Paulo",
+                    "files": {"appointments": str(export), "patients": str(export)},
+                },
+            ],
+            "partners": "partners.yml",
+            "as_of": world.end_date.isoformat(),
+        }
+        path = tmp / "refnet.yml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        result = refnet(
+            "run",
+            "--config",
+            str(path),
+            "--home",
+            str(home),
+            env={KEY_ENV: API_KEY, "REFNET_PSEUDONYM_SECRET": SECRET},
+            timeout=1800,
+        )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    with open(export, newline="", encoding="utf-8") as fh:
+        truth = list(csv.DictReader(fh))
+    return {"home": home, "out": result.stdout + result.stderr, "truth": truth}
+
+
+def marts(home: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(home / "published" / "marts.duckdb"), read_only=True)
+
+
+def test_the_export_reaches_the_appointments_mart_beside_cliniko(two_sources):
+    con = marts(two_sources["home"])
+    by_source = {
+        (kind, name): (n, noshow)
+        for kind, name, n, noshow in con.sql(
+            "select source_kind, source_name, count(*), "
+            "count(*) filter (where status = 'noshow') from appointments group by all"
+        ).fetchall()
+    }
+    # Every row names its source: both configured sources, and nothing unnamed.
+    assert set(by_source) == {("csv", "vitoria"), ("cliniko", "headingley")}
+    assert by_source[("csv", "vitoria")] == (110_527, 22_319)
+    assert by_source[("cliniko", "headingley")][0] > 0
+    clinic = con.sql(
+        "select clinic_name, time_zone from clinics where clinic_id = 'csv:vitoria:vitoria'"
+    ).fetchone()
+    assert clinic == ("vitoria", "America/Sao_Paulo")
+    con.close()
+
+
+def test_no_appointment_changes_calendar_day_in_the_mart(two_sources):
+    con = marts(two_sources["home"])
+    days = dict(
+        con.sql(
+            "select appointment_id, strftime(starts_local_date, '%Y-%m-%d') from appointments "
+            "where source_kind = 'csv'"
+        ).fetchall()
+    )
+    con.close()
+    moved = [
+        t["AppointmentID"]
+        for t in two_sources["truth"]
+        if days[f"csv:vitoria:{t['AppointmentID']}"] != t["AppointmentDay"][:10]
+    ]
+    assert moved == []
+
+
+def test_run_summary_counts_the_quarantined_row(two_sources):
+    (record,) = [json.loads(p.read_text()) for p in (two_sources["home"] / "runs").glob("*.json")]
+    streams = {s["stream"]: s for s in record["streams"]["vitoria"]}
+    assert streams["appointments"]["records"] == 110_527
+    assert (streams["patients"]["records"], streams["patients"]["quarantined"]) == (110_526, 1)
+    assert "patients 110526 (1 quarantined)" in two_sources["out"]
+
+
+def test_no_export_patient_id_reaches_a_published_mart(two_sources):
+    ids = {t["PatientId"] for t in two_sources["truth"]}
+    con = marts(two_sources["home"])
+    con.register("export_ids", pa.table({"id": sorted(ids)}))
+    columns = con.sql(
+        "select table_name, column_name from information_schema.columns "
+        "where table_catalog <> 'temp' and table_schema = 'main' and data_type = 'VARCHAR'"
+    ).fetchall()
+    hits = {
+        f"{t}.{c}": n
+        for t, c in columns
+        if (
+            n := con.sql(
+                f'select count(*) from "{t}" where "{c}" in (select id from export_ids)'
+            ).fetchone()[0]
+        )
+    }
+    con.close()
+    assert len(columns) > 50 and hits == {}

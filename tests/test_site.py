@@ -1,0 +1,205 @@
+"""The built demo site in a real browser (Debian's chromium, headless, through Playwright).
+
+Every page of the published site is served from a local static server and opened: it must
+answer 200, log no console error, show no query error, and draw its charts. The Overview's
+figures are compared with the published marts.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import duckdb
+import pytest
+
+# Debian's /usr/bin/chromium is a shell wrapper; Playwright wants the binary itself.
+CHROMIUM = next(
+    (
+        p
+        for p in ("/usr/lib/chromium/chromium", shutil.which("chromium"))
+        if p and Path(p).is_file()
+    ),
+    None,
+)
+CHART_PAGES = ("/", "/funnel", "/partners/{partner}")
+QUERY_ERROR = re.compile(
+    r"Error in Query|\b(?:Binder|Parser|Catalog|Conversion|Invalid Input) Error:|"
+    r"Query error|No data for this query",
+)
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
+        pass
+
+
+@pytest.fixture(scope="session")
+def site_url(demo_home: Path) -> Iterator[str]:
+    root = (demo_home / "site").resolve()
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    assert CHROMIUM, "chromium is not installed: `.ci/run` installs .ci/apt-packages"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("REFNET_SCREENSHOT_DIR") or tmp_path_factory.mktemp("shots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nsite screenshots: {folder}")
+    return folder
+
+
+def _pages(site: Path) -> list[str]:
+    out = []
+    for index in sorted(site.rglob("index.html")):
+        rel = index.parent.relative_to(site).as_posix()
+        out.append("/" if rel == "." else f"/{rel}")
+    return out
+
+
+def _open(browser, url: str) -> tuple[object, list[str], int]:
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    # Anything off this machine would be a CDN or telemetry call: refuse and record it.
+    host = url.split("/")[2]
+    page.route(
+        re.compile(r"^https?://(?!" + re.escape(host) + r").*"),
+        lambda route: (errors.append(f"external request {route.request.url}"), route.abort()),
+    )
+    response = page.goto(url, wait_until="networkidle", timeout=60_000)
+    return page, errors, response.status if response else 0
+
+
+def test_every_page_loads_clean(demo_home: Path, site_url: str, browser):
+    site = (demo_home / "site").resolve()
+    pages = _pages(site)
+    assert {"/", "/funnel", "/partners", "/network", "/data-quality"} <= set(pages)
+    assert any(p.startswith("/feedback/") for p in pages)
+    problems = []
+    for path in pages:
+        page, errors, status = _open(browser, site_url + path)
+        try:
+            text = page.inner_text("body")
+            if status != 200:
+                problems.append(f"{path}: HTTP {status}")
+            if errors:
+                problems.append(f"{path}: console errors {errors[:3]}")
+            if QUERY_ERROR.search(text):
+                problems.append(f"{path}: query error text {QUERY_ERROR.search(text).group(0)!r}")
+        finally:
+            page.close()
+    assert not problems, "\n".join(problems[:20])
+
+
+def _top_partner(demo_home: Path) -> str:
+    con = duckdb.connect(str(demo_home / "published" / "marts.duckdb"), read_only=True)
+    try:
+        return con.sql(
+            "select partner_id from partners where is_registered "
+            "order by referrals desc, partner_id limit 1"
+        ).fetchone()[0]
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("template", CHART_PAGES)
+def test_chart_pages_draw_a_chart(demo_home, site_url, browser, screenshot_dir, template):
+    path = template.format(partner=_top_partner(demo_home))
+    page, errors, status = _open(browser, site_url + path)
+    try:
+        assert status == 200
+        # ECharts marks each chart's container; a drawn chart has a canvas (or svg) in it.
+        page.wait_for_selector(
+            "[_echarts_instance_] canvas, [_echarts_instance_] svg", timeout=30_000
+        )
+        drawn = page.locator("[_echarts_instance_] canvas, [_echarts_instance_] svg").count()
+        assert drawn >= 1
+        name = "overview" if path == "/" else path.strip("/").replace("/", "_")
+        page.screenshot(path=str(screenshot_dir / f"{name}.png"), full_page=True)
+        assert (screenshot_dir / f"{name}.png").stat().st_size > 10_000
+        assert not errors, errors[:3]
+    finally:
+        page.close()
+
+
+def test_overview_figures_equal_the_marts(demo_home: Path, site_url: str, browser):
+    con = duckdb.connect(str(demo_home / "published" / "marts.duckdb"), read_only=True)
+    try:
+        # The Overview's latest full month: the month before the day after the newest referral.
+        referrals, booked, attended = con.sql(
+            """
+            with period as (
+                select (date_trunc('month', max(received_at)::date + 1) - interval 1 month)::date
+                    as month
+                from referrals
+            )
+            select count(*), avg(is_booked::int), avg(is_attended::int)
+            from referrals, period where received_month = period.month
+            """
+        ).fetchone()
+    finally:
+        con.close()
+    assert referrals > 0
+    page, errors, _ = _open(browser, site_url + "/")
+    try:
+        text = page.inner_text("body")
+    finally:
+        page.close()
+
+    def big_value(title: str) -> str:
+        match = re.search(re.escape(title) + r"\s*\n\s*([^\n]+)", text)
+        assert match, f"no '{title}' figure on the overview:\n{text[:1500]}"
+        return match.group(1).strip()
+
+    assert big_value("Referrals") == f"{referrals:,}"
+    assert big_value("Booked rate") == f"{booked * 100:.1f}%"
+    assert big_value("Attended rate") == f"{attended * 100:.1f}%"
+
+
+def test_no_row_per_referral_reaches_the_browser(demo_home: Path):
+    site = (demo_home / "site").resolve()
+    tables = sorted(site.rglob("*.parquet"))
+    assert tables, "the site ships its data as Parquet; none found"
+    for path in tables:
+        columns = [r[0] for r in duckdb.sql(f"describe select * from '{path}'").fetchall()]
+        per_referral = {"referral_id", "received_at", "first_attended_at"} & set(columns)
+        assert not per_referral, f"{path.relative_to(site)} has per-referral columns"
