@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,8 +47,14 @@ def demo_session(
     from flows.sandbox.world import build_world, registry_yaml
 
     world = build_world(seed=seed, scale=scale)
+    # One folder per invocation: a second `refnet demo` that then finds the data directory
+    # locked must not rewrite the config a running demo still reads (its sandbox's port).
+    folder = home / "demo" / f"session-{os.getpid()}"
     with running_sandbox(world, api_key=api_key) as base_url:
         os.environ[DEMO_KEY_ENV] = api_key
-        yield write_demo_config(
-            home / "demo", base_url, registry_yaml(world), world.end_date.isoformat()
-        )
+        try:
+            yield write_demo_config(
+                folder, base_url, registry_yaml(world), world.end_date.isoformat()
+            )
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
