@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
@@ -468,6 +469,23 @@ def _location(loc: tuple) -> str:
     return out or "(top level)"
 
 
+def _plain(err: dict) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key (check its spelling)"
+    if err["type"] == "missing":
+        return "required key is missing"
+    return err["msg"].removeprefix("Value error, ")
+
+
+def invalid_file(
+    path: Path, what: str, exc: ValidationError, where: Callable[[tuple], str] = _location
+) -> ConfigError:
+    """One line per problem, each naming its key, in words a clinic's admin can act on."""
+    lines = [f"{path}: invalid {what}"]
+    lines += [f"  {where(tuple(err['loc']))}: {_plain(err)}" for err in exc.errors()]
+    return ConfigError("\n".join(lines))
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """Safe YAML that refuses a key given twice (plain YAML keeps the last, silently)."""
 
@@ -518,15 +536,7 @@ def load_config(path: Path) -> Config:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{path}: invalid configuration"]
-        for err in exc.errors():
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key (check its spelling)"
-            elif err["type"] == "missing":
-                msg = "required key is missing"
-            lines.append(f"  {_location(err['loc'])}: {msg}")
-        raise ConfigError("\n".join(lines)) from None
+        raise invalid_file(path, "configuration", exc) from None
     config = config.model_copy(update={"path": path.resolve()})
     config = _with_csv_mappings(config, path)
     partners = config.partners_path()

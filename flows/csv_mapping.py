@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from flows.config import ConfigError, read_yaml
+from flows.config import ConfigError, invalid_file, read_yaml
 
 STATUSES = ("booked", "arrived", "fulfilled", "cancelled", "noshow")
 EXPORT_TYPES = ("appointments", "patients")
@@ -206,7 +206,8 @@ def _check_zone(v: str | None) -> str | None:
 
 
 def _location(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc if not re.fullmatch(r"function-\w+", str(p)))
+    where = ".".join(str(p) for p in loc if not re.fullmatch(r"function-\w+", str(p)))
+    return where or "(top level)"
 
 
 def load_mapping(path: Path) -> ExportMapping:
@@ -220,13 +221,5 @@ def load_mapping(path: Path) -> ExportMapping:
     try:
         mapping = ExportMapping.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{path}: invalid CSV mapping"]
-        for err in exc.errors():
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key (check its spelling)"
-            elif err["type"] == "missing":
-                msg = "required key is missing"
-            lines.append(f"  {_location(err['loc']) or '(top level)'}: {msg}")
-        raise ConfigError("\n".join(lines)) from None
+        raise invalid_file(path, "CSV mapping", exc, where=_location) from None
     return mapping.model_copy(update={"path": path.resolve()})

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from flows.config import ConfigError, read_yaml
+from flows.config import ConfigError, invalid_file, read_yaml
 from flows.land import write_atomic
 
 PartnerKind = Literal[
@@ -159,21 +159,17 @@ def _parse_registry(path: Path) -> Registry:
     try:
         return Registry.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{path}: invalid partner registry"]
         entries = data.get("partners") if isinstance(data.get("partners"), list) else []
-        for err in exc.errors():
-            loc = list(err["loc"])
-            where = ".".join(str(p) for p in loc)
+
+        def where(loc: tuple) -> str:
             if len(loc) >= 2 and loc[0] == "partners" and isinstance(loc[1], int):
                 entry = entries[loc[1]] if loc[1] < len(entries) else None
                 name = entry.get("id") if isinstance(entry, dict) else None
                 label = f"partner '{name}'" if name else f"partner #{loc[1] + 1}"
-                where = f"{label}: {'.'.join(str(p) for p in loc[2:]) or '(entry)'}"
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key (check its spelling)"
-            lines.append(f"  {where}: {msg}")
-        raise ConfigError("\n".join(lines)) from None
+                return f"{label}: {'.'.join(str(p) for p in loc[2:]) or '(entry)'}"
+            return ".".join(str(p) for p in loc)
+
+        raise invalid_file(path, "partner registry", exc, where=where) from None
 
 
 def land_registry(registry: Registry | None, raw_dir: Path) -> dict[str, int]:
