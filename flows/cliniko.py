@@ -10,7 +10,6 @@ silently skipping the record that slid onto an already-read page.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -20,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flows.config import ClinikoSource
-from flows.http import HttpClient, SourceError, shared_limiter
-from flows.land import BatchWriter, CursorStore, LandingError, Pseudonymiser
+from flows.http import HttpClient, SourceError, dump_json, shared_limiter
+from flows.land import BatchWriter, CursorStore, LandingError, Pseudonymiser, join, list_files
 
 log = logging.getLogger(__name__)
 SOURCE_KIND = "cliniko"
@@ -147,11 +146,11 @@ class _Landing:
     ) -> None:
         self.writer, self.cursors = writer, cursors
         self.account, self.stream, self.run_id = account, stream, run_id
-        self.pending: list[tuple[str, str | None, str]] = []
+        self.pending: list[tuple[str, str | None, bytes]] = []
         self.files: list[str] = []
         self.confirmed: str | None = None  # newest updated_at over pages known consistent
 
-    def add(self, rows: Iterable[tuple[str, str | None, str]], newest: str | None) -> None:
+    def add(self, rows: Iterable[tuple[str, str | None, bytes]], newest: str | None) -> None:
         self.pending.extend(rows)
         if newest and (self.confirmed is None or newest > self.confirmed):
             self.confirmed = newest
@@ -172,7 +171,7 @@ def extract_stream(
     base_url: str,
     account: str,
     stream: Stream,
-    raw_dir: Path,
+    raw_dir: Path | str,
     cursors: CursorStore,
     pseudonymiser: Pseudonymiser,
     run_id: str,
@@ -198,8 +197,8 @@ def extract_stream(
     initial_lower = lower
     where = f"{account}/{stream.name}"
 
-    stream_dir = raw_dir / SOURCE_KIND / account / stream.name
-    first_run = cursor is None and not any(stream_dir.glob("*.parquet"))
+    stream_dir = join(raw_dir, SOURCE_KIND, account, stream.name)
+    first_run = cursor is None and not list_files(stream_dir)
     landing = _Landing(
         BatchWriter(stream_dir, SOURCE_KIND, account, stream.name, run_id),
         cursors,
@@ -272,9 +271,7 @@ def extract_stream(
                         f"{where} page {page_no} record {index} (id {rid}): cannot be "
                         f"pseudonymised ({type(exc).__name__}: {exc})"
                     ) from exc
-                rows.append(
-                    (rid, version, json.dumps(clean, separators=(",", ":"), ensure_ascii=False))
-                )
+                rows.append((rid, version, dump_json(clean)))
             previous_ids = page_ids
             landing.add(rows, page_newest)
             stats.records += len(rows)
