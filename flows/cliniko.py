@@ -14,6 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -211,121 +212,128 @@ def extract_stream(
     page_no = 0
     short_passes = 0
     last_progress = started
-
-    while True:  # one query per pass; a pass ends early when the result shifts under us
-        params: list[tuple[str, str]] = [("per_page", str(per_page)), ("sort", stream.sort)]
-        params += [("q[]", f"{f}:*") for f in stream.hidden]
-        if lower:
-            params.append(("q[]", f"updated_at:{lower[0]}{lower[1]}"))
-        params.append(("q[]", f"updated_at:<={upper}"))
-        paginator = LinksNextPaginator(max_pages)
-        url: str | None = f"{base_url}/{stream.name}"
-        query: list[tuple[str, str]] | None = params
-        expected: int | None = None
-        received = 0
-        previous_ids: set[str] = set()
-        shifted = False
-        whole_pass = False
-        while url:
-            page_no += 1
-            try:
-                body = client.get_json(url, query)
-            except SourceError as exc:
-                raise SourceError(f"{where} page {page_no}: {exc}") from exc
-            records, total = _page_records(body, stream.name, where, page_no)
-            if expected is None:
-                expected = total
-            elif total is not None and total != expected:
-                # Something in the result was edited, archived or deleted since the last
-                # page: offsets moved. Drop this page and re-query from what is confirmed.
-                log.info(
-                    "%s page %d: total_entries went from %d to %d while paging; re-querying "
-                    "from %s",
-                    where,
-                    page_no,
-                    expected,
-                    total,
-                    landing.confirmed or "the start",
-                )
-                shifted = True
-                break
-            rows, page_ids, page_newest = [], set(), None
-            for index, record in enumerate(records):
-                rid, version = _check_record(record, where, page_no, index)
-                if rid in previous_ids or rid in page_ids:
-                    stats.duplicates += 1
-                else:
-                    received += 1
-                page_ids.add(rid)
-                if version is not None:
-                    if last_seen and version < last_seen:
-                        ordered = False
-                    last_seen = version
-                    if page_newest is None or version > page_newest:
-                        page_newest = version
-                record["id"] = rid
+    prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"refnet-{stream.name}")
+    with prefetch:
+        while True:  # one query per pass; a pass ends early when the result shifts under us
+            params: list[tuple[str, str]] = [("per_page", str(per_page)), ("sort", stream.sort)]
+            params += [("q[]", f"{f}:*") for f in stream.hidden]
+            if lower:
+                params.append(("q[]", f"updated_at:{lower[0]}{lower[1]}"))
+            params.append(("q[]", f"updated_at:<={upper}"))
+            paginator = LinksNextPaginator(max_pages)
+            url: str | None = f"{base_url}/{stream.name}"
+            query: list[tuple[str, str]] | None = params
+            expected: int | None = None
+            received = 0
+            previous_ids: set[str] = set()
+            shifted = False
+            whole_pass = False
+            # One page ahead: the next page downloads while this one is pseudonymised and landed.
+            ahead: Future | None = prefetch.submit(client.get_json, url, query)
+            while ahead is not None:
+                page_no += 1
                 try:
-                    clean = pseudonymiser.clean(stream.name, account, record)
-                except Exception as exc:  # a shape the allow-list code did not expect
-                    raise LandingError(
-                        f"{where} page {page_no} record {index} (id {rid}): cannot be "
-                        f"pseudonymised ({type(exc).__name__}: {exc})"
-                    ) from exc
-                rows.append((rid, version, dump_json(clean)))
-            previous_ids = page_ids
-            landing.add(rows, page_newest)
-            stats.records += len(rows)
-            if len(landing.pending) >= batch_size:
-                stats.cursor_to = landing.flush(commit=ordered, first_run=first_run) or (
-                    stats.cursor_to
-                )
-            now_s = time.monotonic()
-            if now_s - last_progress >= progress_every_s:
-                last_progress = now_s
-                log.info(
-                    "%s: %d records so far, %.0f records/s",
-                    where,
-                    stats.records,
-                    stats.records / (now_s - started),
-                )
-            try:
-                url, query = paginator.next_url(body, url), None
-            except SourceError as exc:
-                raise SourceError(f"{where} page {page_no}: {exc}") from exc
-        stats.pages += paginator.pages
-        if not shifted and expected is not None and received < expected:
-            # Fewer distinct records than the API counted, with no sign of a shift: read the
-            # pass again once; a second shortfall is a failure, never a silent drop.
-            short_passes += 1
-            if short_passes > 1:
+                    body = ahead.result()
+                except SourceError as exc:
+                    raise SourceError(f"{where} page {page_no}: {exc}") from exc
+                ahead = None
+                records, total = _page_records(body, stream.name, where, page_no)
+                if expected is None:
+                    expected = total
+                elif total is not None and total != expected:
+                    # Something in the result was edited, archived or deleted since the last
+                    # page: offsets moved. Drop this page and re-query from what is confirmed.
+                    log.info(
+                        "%s page %d: total_entries went from %d to %d while paging; re-querying "
+                        "from %s",
+                        where,
+                        page_no,
+                        expected,
+                        total,
+                        landing.confirmed or "the start",
+                    )
+                    shifted = True
+                    break
+                try:
+                    next_url = paginator.next_url(body, url)
+                except SourceError as exc:
+                    raise SourceError(f"{where} page {page_no}: {exc}") from exc
+                if next_url:
+                    ahead = prefetch.submit(client.get_json, next_url, None)
+                rows, page_ids, page_newest = [], set(), None
+                for index, record in enumerate(records):
+                    rid, version = _check_record(record, where, page_no, index)
+                    if rid in previous_ids or rid in page_ids:
+                        stats.duplicates += 1
+                    else:
+                        received += 1
+                    page_ids.add(rid)
+                    if version is not None:
+                        if last_seen and version < last_seen:
+                            ordered = False
+                        last_seen = version
+                        if page_newest is None or version > page_newest:
+                            page_newest = version
+                    record["id"] = rid
+                    try:
+                        clean = pseudonymiser.clean(stream.name, account, record)
+                    except Exception as exc:  # a shape the allow-list code did not expect
+                        raise LandingError(
+                            f"{where} page {page_no} record {index} (id {rid}): cannot be "
+                            f"pseudonymised ({type(exc).__name__}: {exc})"
+                        ) from exc
+                    rows.append((rid, version, dump_json(clean)))
+                previous_ids = page_ids
+                landing.add(rows, page_newest)
+                stats.records += len(rows)
+                if len(landing.pending) >= batch_size:
+                    stats.cursor_to = landing.flush(commit=ordered, first_run=first_run) or (
+                        stats.cursor_to
+                    )
+                now_s = time.monotonic()
+                if now_s - last_progress >= progress_every_s:
+                    last_progress = now_s
+                    log.info(
+                        "%s: %d records so far, %.0f records/s",
+                        where,
+                        stats.records,
+                        stats.records / (now_s - started),
+                    )
+                url = next_url
+            stats.pages += paginator.pages
+            if not shifted and expected is not None and received < expected:
+                # Fewer distinct records than the API counted, with no sign of a shift: read the
+                # pass again once; a second shortfall is a failure, never a silent drop.
+                short_passes += 1
+                if short_passes > 1:
+                    raise SourceError(
+                        f"{where}: received {received} distinct records of the {expected} the API "
+                        "reported, twice; the API is dropping records from pages. Nothing after "
+                        "the last committed cursor was lost; retry later or report it to Cliniko."
+                    )
+                shifted = True
+                whole_pass = True  # missing records may be anywhere: read the whole pass again
+            if not shifted:
+                if expected is not None and received > expected:
+                    log.warning(
+                        "%s: received %d distinct records, more than the %d reported; all landed",
+                        where,
+                        received,
+                        expected,
+                    )
+                break
+            stats.requeries += 1
+            if stats.requeries > max_requeries:
                 raise SourceError(
-                    f"{where}: received {received} distinct records of the {expected} the API "
-                    "reported, twice; the API is dropping records from pages. Nothing after "
-                    "the last committed cursor was lost; retry later or report it to Cliniko."
+                    f"{where}: the result kept changing while paging ({max_requeries} re-queries); "
+                    "the clinic is busy editing records. Run again later (nothing was lost)."
                 )
-            shifted = True
-            whole_pass = True  # missing records may be anywhere: read the whole pass again
-        if not shifted:
-            if expected is not None and received > expected:
-                log.warning(
-                    "%s: received %d distinct records, more than the %d reported; all landed",
-                    where,
-                    received,
-                    expected,
-                )
-            break
-        stats.requeries += 1
-        if stats.requeries > max_requeries:
-            raise SourceError(
-                f"{where}: the result kept changing while paging ({max_requeries} re-queries); "
-                "the clinic is busy editing records. Run again later (nothing was lost)."
-            )
-        if whole_pass:
-            lower = initial_lower
-        elif ordered and landing.confirmed:
-            lower = (">=", landing.confirmed)
-        else:
-            lower = initial_lower
+            if whole_pass:
+                lower = initial_lower
+            elif ordered and landing.confirmed:
+                lower = (">=", landing.confirmed)
+            else:
+                lower = initial_lower
     stats.cursor_to = landing.flush(commit=True, first_run=first_run) or stats.cursor_to
     stats.files = landing.files
     stats.requests = client.stats.requests - before[0]
