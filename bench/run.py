@@ -467,8 +467,8 @@ def main() -> None:
         "extraction", "rate_limit", "transform", "incremental", "end_to_end"}
     quick = args.quick
     scales = [float(s) for s in args.scales.split(",") if s] or (
-        [0.2, 0.5] if quick else [1.0, 3.0, 9.0])
-    clinics = [int(c) for c in args.clinics.split(",") if c] or ([1] if quick else [1, 10])
+        [0.2, 0.5] if quick else [0.5, 1.5, 4.0])
+    clinics = [int(c) for c in args.clinics.split(",") if c] or ([1] if quick else [1, 4])
     referrals = 500 if quick else 20_000
     started = time.monotonic()
     meta = {
