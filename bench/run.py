@@ -74,13 +74,24 @@ class Child:
     peak_mb: float
 
 
-def child(cmd: list[str], *, env: dict | None = None, cwd: Path = REPO, timeout: float = 1800,
-          log: Path | None = None) -> Child:
+def child(
+    cmd: list[str],
+    *,
+    env: dict | None = None,
+    cwd: Path = REPO,
+    timeout: float = 1800,
+    log: Path | None = None,
+) -> Child:
     """Run one contender; its stdout, wall seconds and peak RSS (MiB, its own getrusage)."""
     started = time.monotonic()
     err = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=err, cwd=cwd, env=env or ENV, text=True,
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=err,
+        cwd=cwd,
+        env=env or ENV,
+        text=True,
         start_new_session=True,
     )
     try:
@@ -130,9 +141,23 @@ _install_wait4()
 def sandbox(scale: float, rate_limit: int) -> Iterator[str]:
     """The sandbox API in its own process; yields its base URL."""
     proc = subprocess.Popen(
-        [PY, "-m", "flows.sandbox", "--port", "0", "--scale", str(scale),
-         "--rate-limit", str(rate_limit), "--api-key", KEY],
-        stdout=subprocess.PIPE, text=True, cwd=REPO, env=ENV,
+        [
+            PY,
+            "-m",
+            "flows.sandbox",
+            "--port",
+            "0",
+            "--scale",
+            str(scale),
+            "--rate-limit",
+            str(rate_limit),
+            "--api-key",
+            KEY,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=ENV,
     )
     try:
         match = re.search(r"(http://\S+/v1)", proc.stdout.readline())
@@ -183,38 +208,74 @@ def extraction(work: Path, scales: list[float], dlt_default_max: float, reps: in
         ours = best["refnet"]
         tag = f"world {scale:g}x ({records} records)"
         ratio_dlt = _ratio(ours["rate"], best[fastest_dlt]["rate"])
-        figures.append(Figure(
-            "extraction", f"refnet records/s vs dlt ({fastest_dlt}), {tag}", round(ours["rate"]),
-            "records/s", round(best[fastest_dlt]["rate"]), fastest_dlt, ratio_dlt, ">= 3x",
-            ratio_dlt is not None and ratio_dlt >= 3,
-        ))
+        figures.append(
+            Figure(
+                "extraction",
+                f"refnet records/s vs dlt ({fastest_dlt}), {tag}",
+                round(ours["rate"]),
+                "records/s",
+                round(best[fastest_dlt]["rate"]),
+                fastest_dlt,
+                ratio_dlt,
+                ">= 3x",
+                ratio_dlt is not None and ratio_dlt >= 3,
+            )
+        )
         ratio_floor = _ratio(ours["rate"], best["floor"]["rate"])
-        figures.append(Figure(
-            "extraction", f"refnet records/s vs floor, {tag}", round(ours["rate"]), "records/s",
-            round(best["floor"]["rate"]), "floor (download + parse)", ratio_floor, ">= 0.5x",
-            ratio_floor is not None and ratio_floor >= 0.5,
-        ))
-        figures.append(Figure(
-            "extraction", f"refnet peak RSS, {tag}", round(ours["peak_mb"]), "MiB",
-            round(best[fastest_dlt]["peak_mb"]), fastest_dlt,
-            _ratio(ours["peak_mb"], best[fastest_dlt]["peak_mb"]), "<= 200 MiB",
-            ours["peak_mb"] <= 200,
-        ))
+        figures.append(
+            Figure(
+                "extraction",
+                f"refnet records/s vs floor, {tag}",
+                round(ours["rate"]),
+                "records/s",
+                round(best["floor"]["rate"]),
+                "floor (download + parse)",
+                ratio_floor,
+                ">= 0.5x",
+                ratio_floor is not None and ratio_floor >= 0.5,
+            )
+        )
+        figures.append(
+            Figure(
+                "extraction",
+                f"refnet peak RSS, {tag}",
+                round(ours["peak_mb"]),
+                "MiB",
+                round(best[fastest_dlt]["peak_mb"]),
+                fastest_dlt,
+                _ratio(ours["peak_mb"], best[fastest_dlt]["peak_mb"]),
+                "<= 200 MiB",
+                ours["peak_mb"] <= 200,
+            )
+        )
         for name in best:
             if name != "refnet":
-                figures.append(Figure(
-                    "extraction", f"{name} records/s and peak RSS, {tag}", round(best[name]["rate"]),
-                    "records/s", note=f"peak RSS {best[name]['peak_mb']:.0f} MiB",
-                ))
+                figures.append(
+                    Figure(
+                        "extraction",
+                        f"{name} records/s and peak RSS, {tag}",
+                        round(best[name]["rate"]),
+                        "records/s",
+                        note=f"peak RSS {best[name]['peak_mb']:.0f} MiB",
+                    )
+                )
         peaks[scale] = ours["peak_mb"]
     if len(peaks) > 1:
         small, big = min(peaks), max(peaks)
         flat = _ratio(peaks[big], peaks[small])
-        figures.append(Figure(
-            "extraction", f"refnet peak RSS at {big:g}x vs {small:g}x", round(peaks[big]), "MiB",
-            round(peaks[small]), f"{small:g}x world", flat, "flat (<= 1.25x)",
-            flat is not None and flat <= 1.25,
-        ))
+        figures.append(
+            Figure(
+                "extraction",
+                f"refnet peak RSS at {big:g}x vs {small:g}x",
+                round(peaks[big]),
+                "MiB",
+                round(peaks[small]),
+                f"{small:g}x world",
+                flat,
+                "flat (<= 1.25x)",
+                flat is not None and flat <= 1.25,
+            )
+        )
     return figures
 
 
@@ -236,15 +297,31 @@ def rate_limit(work: Path, scale: float, limit: int) -> list[Figure]:
     # further `limit` a minute later: this many minutes from its first request to its last.
     ideal = ((n - 1) // limit) * 60.0
     share = ideal / span if span > 0 and ideal > 0 else None
-    note = (f"{n} requests in {got['seconds']:.0f} s; a client using the whole allowance needs "
-            f"{ideal:.0f} s from its first request to its last, refnet took {span:.0f} s")
+    note = (
+        f"{n} requests in {got['seconds']:.0f} s; a client using the whole allowance needs "
+        f"{ideal:.0f} s from its first request to its last, refnet took {span:.0f} s"
+    )
     return [
-        Figure("rate_limit", f"requests/min achieved vs the sandbox's {limit}/min",
-               round(share * limit, 1) if share else None, "requests/min", limit,
-               "the limit", _ratio(share * limit if share else None, limit), ">= 0.9x",
-               share is not None and share >= 0.9, note),
-        Figure("rate_limit", "429s received (one API key)", got["rate_limited"], "429s",
-               target="<= 1", met=got["rate_limited"] <= 1),
+        Figure(
+            "rate_limit",
+            f"requests/min achieved vs the sandbox's {limit}/min",
+            round(share * limit, 1) if share else None,
+            "requests/min",
+            limit,
+            "the limit",
+            _ratio(share * limit if share else None, limit),
+            ">= 0.9x",
+            share is not None and share >= 0.9,
+            note,
+        ),
+        Figure(
+            "rate_limit",
+            "429s received (one API key)",
+            got["rate_limited"],
+            "429s",
+            target="<= 1",
+            met=got["rate_limited"] <= 1,
+        ),
     ]
 
 
@@ -253,26 +330,53 @@ def rate_limit(work: Path, scale: float, limit: int) -> list[Figure]:
 
 def _dbt(args: list[str], raw: Path, warehouse: Path, log: Path) -> tuple[Child, dict]:
     target = warehouse.parent / "target"
-    env = {**ENV, "REFNET_RAW_DIR": str(raw), "REFNET_WAREHOUSE": str(warehouse),
-           "DBT_USE_COLORS": "False"}
-    cmd = [DBT, *args, "--project-dir", str(REPO / "dbt_project"), "--profiles-dir",
-           str(REPO / "dbt_project"), "--target-path", str(target), "--log-path",
-           str(warehouse.parent / "logs"), "--vars", json.dumps({"as_of": AS_OF})]
+    env = {
+        **ENV,
+        "REFNET_RAW_DIR": str(raw),
+        "REFNET_WAREHOUSE": str(warehouse),
+        "DBT_USE_COLORS": "False",
+    }
+    cmd = [
+        DBT,
+        *args,
+        "--project-dir",
+        str(REPO / "dbt_project"),
+        "--profiles-dir",
+        str(REPO / "dbt_project"),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(warehouse.parent / "logs"),
+        "--vars",
+        json.dumps({"as_of": AS_OF}),
+    ]
     result = child(cmd, env=env, cwd=REPO / "dbt_project", log=log)
     run_results = json.loads((target / "run_results.json").read_text())
-    failed = [r["unique_id"] for r in run_results["results"]
-              if r["status"] in ("error", "fail", "runtime error")]
+    failed = [
+        r["unique_id"]
+        for r in run_results["results"]
+        if r["status"] in ("error", "fail", "runtime error")
+    ]
     if failed:
         raise SystemExit(f"bench: dbt {args[0]} failed: {', '.join(failed[:5])}")
-    models = sum(r["execution_time"] for r in run_results["results"]
-                 if r["unique_id"].startswith("model."))
+    models = sum(
+        r["execution_time"] for r in run_results["results"] if r["unique_id"].startswith("model.")
+    )
     return result, {"models_s": models, "nodes": len(run_results["results"])}
 
 
-def _world(raw: Path, clinics: int, referrals: int, log: Path, changes: float | None = None,
-           night: int = 0) -> dict:
-    cmd = [PY, str(BENCH / "world.py"), str(raw), "--clinics", str(clinics), "--referrals",
-           str(referrals)]
+def _world(
+    raw: Path, clinics: int, referrals: int, log: Path, changes: float | None = None, night: int = 0
+) -> dict:
+    cmd = [
+        PY,
+        str(BENCH / "world.py"),
+        str(raw),
+        "--clinics",
+        str(clinics),
+        "--referrals",
+        str(referrals),
+    ]
     if changes is not None:
         cmd += ["--changes", str(changes), "--night", str(night)]
     return json.loads(child(cmd, log=log).out.strip().splitlines()[-1])
@@ -284,34 +388,61 @@ def transform(work: Path, clinics: list[int], referrals: int) -> tuple[list[Figu
         home = work / f"t{n}"
         world = _world(home / "raw", n, referrals, work / f"t{n}-world.log")
         rows = world["rows"]
-        tag = (f"{n} clinic{'s' if n > 1 else ''} ({rows['patient_cases']} referrals, "
-               f"{rows['individual_appointments']} appointments)")
-        dbt, info = _dbt(["build"], home / "raw", home / "warehouse" / "refnet.duckdb",
-                         work / f"t{n}-build.log")
+        tag = (
+            f"{n} clinic{'s' if n > 1 else ''} ({rows['patient_cases']} referrals, "
+            f"{rows['individual_appointments']} appointments)"
+        )
+        dbt, info = _dbt(
+            ["build"], home / "raw", home / "warehouse" / "refnet.duckdb", work / f"t{n}-build.log"
+        )
         raw_dir = home / "rawsql"
         raw_dir.mkdir(parents=True, exist_ok=True)
-        raw = child([PY, str(BENCH / "rawsql.py"), str(home / "warehouse" / "target"),
-                     str(raw_dir / "refnet.duckdb")], log=work / f"t{n}-rawsql.log")
+        raw = child(
+            [
+                PY,
+                str(BENCH / "rawsql.py"),
+                str(home / "warehouse" / "target"),
+                str(raw_dir / "refnet.duckdb"),
+            ],
+            log=work / f"t{n}-rawsql.log",
+        )
         shutil.rmtree(raw_dir, ignore_errors=True)
         ratio = _ratio(dbt.seconds, raw.seconds)
-        figures.append(Figure(
-            "transform", f"dbt build, {tag}", round(dbt.seconds, 1), "s", round(raw.seconds, 1),
-            "compiled model SQL run directly in DuckDB", ratio, "<= 2x" if n == max(clinics) else "",
-            (ratio is not None and ratio <= 2) if n == max(clinics) else None,
-            f"{info['nodes']} nodes (models, seeds, tests, unit tests); models alone "
-            f"{info['models_s']:.1f} s of node time",
-        ))
-        figures.append(Figure(
-            "transform", f"dbt build peak RSS, {tag}", round(dbt.peak_mb), "MiB",
-            round(raw.peak_mb), "DuckDB running the same SQL", _ratio(dbt.peak_mb, raw.peak_mb),
-            "<= 2048 MiB", dbt.peak_mb <= 2048,
-        ))
+        figures.append(
+            Figure(
+                "transform",
+                f"dbt build, {tag}",
+                round(dbt.seconds, 1),
+                "s",
+                round(raw.seconds, 1),
+                "compiled model SQL run directly in DuckDB",
+                ratio,
+                "<= 2x" if n == max(clinics) else "",
+                (ratio is not None and ratio <= 2) if n == max(clinics) else None,
+                f"{info['nodes']} nodes (models, seeds, tests, unit tests); models alone "
+                f"{info['models_s']:.1f} s of node time",
+            )
+        )
+        figures.append(
+            Figure(
+                "transform",
+                f"dbt build peak RSS, {tag}",
+                round(dbt.peak_mb),
+                "MiB",
+                round(raw.peak_mb),
+                "DuckDB running the same SQL",
+                _ratio(dbt.peak_mb, raw.peak_mb),
+                "<= 2048 MiB",
+                dbt.peak_mb <= 2048,
+            )
+        )
         built[n] = home
     return figures, built
 
 
-def incremental(work: Path, home: Path, clinics: int, referrals: int,
-                shares: list[float]) -> list[Figure]:
+def incremental(
+    work: Path, home: Path, clinics: int, referrals: int, shares: list[float]
+) -> list[Figure]:
     figures, timings = [], {}
     warehouse = home / "warehouse" / "refnet.duckdb"
     for night, share in enumerate(shares, start=1):
@@ -321,11 +452,19 @@ def incremental(work: Path, home: Path, clinics: int, referrals: int,
     full, _ = _dbt(["build", "--full-refresh"], home / "raw", warehouse, work / "i-full.log")
     for share, (seconds, changed) in timings.items():
         ratio = _ratio(seconds, full.seconds)
-        figures.append(Figure(
-            "incremental", f"nightly dbt build, {share:.1%} of records changed ({changed} records)",
-            round(seconds, 1), "s", round(full.seconds, 1), "dbt build --full-refresh", ratio,
-            "<= 0.25x" if share == 0.01 else "", (ratio <= 0.25) if share == 0.01 and ratio else None,
-        ))
+        figures.append(
+            Figure(
+                "incremental",
+                f"nightly dbt build, {share:.1%} of records changed ({changed} records)",
+                round(seconds, 1),
+                "s",
+                round(full.seconds, 1),
+                "dbt build --full-refresh",
+                ratio,
+                "<= 0.25x" if share == 0.01 else "",
+                (ratio <= 0.25) if share == 0.01 and ratio else None,
+            )
+        )
     return figures
 
 
@@ -358,14 +497,19 @@ def _dbt_floor(work: Path) -> Child:
     project = work / "dbt-floor"
     (project / "models").mkdir(parents=True, exist_ok=True)
     (project / "dbt_project.yml").write_text(
-        "name: floor\nversion: '1'\nconfig-version: 2\nprofile: floor\n"
-        "flags: {send_anonymous_usage_stats: false, use_colors: false}\n")
+        "name: floor\nversion: '1.0.0'\nconfig-version: 2\nprofile: floor\n"
+        "flags: {send_anonymous_usage_stats: false, use_colors: false}\n"
+    )
     (project / "profiles.yml").write_text(
         f"floor:\n  target: d\n  outputs:\n    d:\n      type: duckdb\n"
-        f"      path: {project / 'floor.duckdb'}\n")
+        f"      path: {project / 'floor.duckdb'}\n"
+    )
     (project / "models" / "one.sql").write_text("select 1 as x\n")
-    return child([DBT, "build", "--project-dir", str(project), "--profiles-dir", str(project)],
-                 cwd=project, log=work / "dbt-floor.log")
+    return child(
+        [DBT, "build", "--project-dir", str(project), "--profiles-dir", str(project)],
+        cwd=project,
+        log=work / "dbt-floor.log",
+    )
 
 
 def _evidence_floor(work: Path) -> Child | None:
@@ -386,13 +530,19 @@ def _evidence_floor(work: Path) -> Child | None:
     npm = shutil.which("npm") or "npm"
     env = {**ENV, "EVIDENCE_SEND_ANONYMOUS_USAGE_STATS": "no"}
     try:
-        child([npm, "run", "build"], cwd=site, env=env, timeout=600, log=work / "evidence.log")
-        started = time.monotonic()
-        result = child([npm, "run", "build"], cwd=site, env=env, timeout=600,
-                       log=work / "evidence.log")
-        return Child(result.out, time.monotonic() - started, result.peak_mb)
+        return child(
+            [npm, "run", "build"], cwd=site, env=env, timeout=900, log=work / "evidence.log"
+        )
     except SystemExit as exc:
         print(f"bench: the Evidence floor could not be measured: {str(exc)[:300]}", file=sys.stderr)
+        return None
+
+
+def _floor(measure) -> float | None:
+    try:
+        return measure().seconds
+    except SystemExit as exc:
+        print(f"bench: a start-up floor could not be measured: {str(exc)[:300]}", file=sys.stderr)
         return None
 
 
@@ -400,10 +550,15 @@ def end_to_end(work: Path) -> list[Figure]:
     home = work / "e2e"
     prefect_home = work / "prefect-floor"
     floors = {
-        "Prefect": child([PY, "-c", PREFECT_FLOOR], env={**ENV, "PREFECT_HOME": str(prefect_home)},
-                         log=work / "prefect-floor.log").seconds,
-        "dbt": _dbt_floor(work).seconds,
-        "GX": child([PY, "-c", GX_FLOOR], log=work / "gx-floor.log").seconds,
+        "Prefect": _floor(
+            lambda: child(
+                [PY, "-c", PREFECT_FLOOR],
+                env={**ENV, "PREFECT_HOME": str(prefect_home)},
+                log=work / "prefect-floor.log",
+            )
+        ),
+        "dbt": _floor(lambda: _dbt_floor(work)),
+        "GX": _floor(lambda: child([PY, "-c", GX_FLOOR], log=work / "gx-floor.log")),
     }
     evidence = _evidence_floor(work)
     floors["Evidence"] = evidence.seconds if evidence else None
@@ -415,19 +570,32 @@ def end_to_end(work: Path) -> list[Figure]:
         Figure("end_to_end", f"stage {name}", seconds, "s") for name, seconds in stages.items()
     ]
     figures += [
-        Figure("end_to_end", f"start-up floor: {name}", round(s, 1) if s else None, "s",
-               note="" if s else "not measured")
+        Figure(
+            "end_to_end",
+            f"start-up floor: {name}",
+            round(s, 1) if s else None,
+            "s",
+            note="" if s else "not measured",
+        )
         for name, s in floors.items()
     ]
     known = [s for s in floors.values() if s]
     total = sum(known)
     ratio = _ratio(run.seconds, total)
-    figures.append(Figure(
-        "end_to_end", "one-clinic nightly run (refnet demo), wall", round(run.seconds, 1), "s",
-        round(total, 1), "sum of start-up floors (" + ", ".join(k for k, v in floors.items() if v)
-        + ")", ratio, "<= 1.5x", ratio is not None and ratio <= 1.5,
-        f"peak RSS {run.peak_mb:.0f} MiB",
-    ))
+    figures.append(
+        Figure(
+            "end_to_end",
+            "one-clinic nightly run (refnet demo), wall",
+            round(run.seconds, 1),
+            "s",
+            round(total, 1),
+            "sum of start-up floors (" + ", ".join(k for k, v in floors.items() if v) + ")",
+            ratio,
+            "<= 1.5x",
+            ratio is not None and ratio <= 1.5,
+            f"peak RSS {run.peak_mb:.0f} MiB",
+        )
+    )
     return figures
 
 
@@ -444,6 +612,8 @@ def markdown(figures: list[Figure], meta: dict) -> str:
         "| section | figure | value | baseline | ratio | target | met |",
         "|---|---|---|---|---|---|---|",
     ]
+    for failure in meta.get("failures", []):
+        lines.insert(4, f"**Section failed** — {failure}\n")
     for f in figures:
         value = "n/a" if f.value is None else f"{f.value:g} {f.unit}"
         base = "" if f.baseline is None else f"{f.baseline:g} ({f.baseline_name})"
@@ -464,56 +634,91 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     args = parser.parse_args()
     sections = set(filter(None, args.only.split(","))) or {
-        "extraction", "rate_limit", "transform", "incremental", "end_to_end"}
+        "extraction",
+        "rate_limit",
+        "transform",
+        "incremental",
+        "end_to_end",
+    }
     quick = args.quick
     scales = [float(s) for s in args.scales.split(",") if s] or (
-        [0.2, 0.5] if quick else [0.5, 1.5, 4.0])
+        [0.2, 0.5] if quick else [0.5, 1.5, 4.0]
+    )
     clinics = [int(c) for c in args.clinics.split(",") if c] or ([1] if quick else [1, 4])
     referrals = 500 if quick else 20_000
     started = time.monotonic()
     meta = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python "
-                   f"{platform.python_version()}, {_memory()}",
+        f"{platform.python_version()}, {_memory()}",
         "load_before": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
         "command": " ".join(["bench/run.py", *sys.argv[1:]]),
     }
     figures: list[Figure] = []
-    with tempfile.TemporaryDirectory(prefix="refnet-bench-") as tmp:
-        work = Path(tmp)
-        if "extraction" in sections:
-            figures += extraction(work, scales, dlt_default_max=scales[min(1, len(scales) - 1)],
-                                  reps=args.reps)
-            _progress(figures)
-        if "rate_limit" in sections:
-            figures += rate_limit(work, 0.2 if quick else 2.0, 60 if quick else 200)
-            _progress(figures)
-        built = {}
-        if "transform" in sections or "incremental" in sections:
-            new, built = transform(work, clinics, referrals)
-            figures += new if "transform" in sections else []
-            _progress(figures)
-        if "incremental" in sections:
-            n = min(built)
-            figures += incremental(work, built[n], n, referrals, [0.001, 0.01, 0.1])
-            _progress(figures)
-        if "end_to_end" in sections:
-            figures += end_to_end(work)
-    meta["load_after"] = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    meta["seconds"] = time.monotonic() - started
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    table = markdown(figures, meta)
-    (args.out / f"{stamp}.json").write_text(
-        json.dumps({"meta": meta, "figures": [asdict(f) for f in figures]}, indent=2))
-    (args.out / f"{stamp}.md").write_text(table)
+    work = Path(tempfile.mkdtemp(prefix="refnet-bench-"))
+    failures = []
+
+    def save() -> str:
+        meta["load_after"] = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        meta["seconds"] = time.monotonic() - started
+        meta["failures"] = failures
+        table = markdown(figures, meta)
+        (args.out / f"{stamp}.json").write_text(
+            json.dumps({"meta": meta, "figures": [asdict(f) for f in figures]}, indent=2)
+        )
+        (args.out / f"{stamp}.md").write_text(table)
+        return table
+
+    def section(name: str, fn, *fn_args):
+        """Run one section; a failure is recorded (with its logs kept) and the rest go on."""
+        try:
+            result = fn(*fn_args)
+        except (Exception, SystemExit) as exc:
+            failures.append(f"{name}: {str(exc)[:500]}")
+            print(f"bench: {name} failed: {exc}", file=sys.stderr, flush=True)
+            return None
+        print(f"bench: {name} done", file=sys.stderr, flush=True)
+        return result
+
+    built: dict = {}
+    if "extraction" in sections:
+        figures += (
+            section(
+                "extraction", extraction, work, scales, scales[min(1, len(scales) - 1)], args.reps
+            )
+            or []
+        )
+        save()
+    if "rate_limit" in sections:
+        figures += (
+            section("rate_limit", rate_limit, work, 0.2 if quick else 2.0, 60 if quick else 200)
+            or []
+        )
+        save()
+    if "transform" in sections or "incremental" in sections:
+        new, built = section("transform", transform, work, clinics, referrals) or ([], {})
+        figures += new if "transform" in sections else []
+        save()
+    if "incremental" in sections and built:
+        n = min(built)
+        figures += (
+            section("incremental", incremental, work, built[n], n, referrals, [0.001, 0.01, 0.1])
+            or []
+        )
+        save()
+    if "end_to_end" in sections:
+        figures += section("end_to_end", end_to_end, work) or []
+    table = save()
     print(table)
+    if failures:
+        print("failed sections (logs kept in " + str(work) + "):\n  " + "\n  ".join(failures))
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     print(f"written: {args.out / stamp}.json and .md")
-
-
-def _progress(figures: list[Figure]) -> None:
-    last = figures[-1]
-    print(f"bench: {last.section} done ({len(figures)} figures so far)", file=sys.stderr, flush=True)
+    if failures:
+        raise SystemExit(1)
 
 
 def _memory() -> str:

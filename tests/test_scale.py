@@ -88,8 +88,15 @@ def test_nightly_on_a_dask_cluster_publishes_the_same_marts(tmp_path: Path):
     for runner in ("threads", "dask"):
         home = tmp_path / runner
         started = time.monotonic()
+        # Each demo builds the site too: over 15 minutes on a busy 2-core machine.
         result = refnet(
-            "demo", "--home", str(home), "--scale", SCALE, env={"REFNET_RUNNER": runner}
+            "demo",
+            "--home",
+            str(home),
+            "--scale",
+            SCALE,
+            env={"REFNET_RUNNER": runner},
+            timeout=2400,
         )
         timings[runner] = time.monotonic() - started
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
