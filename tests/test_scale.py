@@ -82,6 +82,7 @@ def test_runner_config_is_checked(tmp_path: Path):
     assert load_config(path).runner.workers == 3
 
 
+@pytest.mark.timeout(5400)  # two whole demo runs, site builds included
 def test_nightly_on_a_dask_cluster_publishes_the_same_marts(tmp_path: Path):
     """The same demo world through the default runner and through a Dask LocalCluster."""
     timings = {}
