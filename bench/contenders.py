@@ -27,9 +27,7 @@ AGENT = "refnet bench (bench@refnet.example)"
 
 
 def _stream_params(stream) -> list[tuple[str, str]]:
-    return [("per_page", "100"), ("sort", stream.sort)] + [
-        ("q[]", f"{f}:*") for f in stream.hidden
-    ]
+    return [("per_page", "100"), ("sort", stream.sort)] + [("q[]", f"{f}:*") for f in stream.hidden]
 
 
 def floor(base_url: str, workdir: Path, rpm: int) -> dict:

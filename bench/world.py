@@ -254,8 +254,14 @@ from (
 """
 
 
-def _copy(con: duckdb.DuckDBPyConnection, query: str, out: Path, stream: str, run_id: str,
-          extracted_at: str) -> int:
+def _copy(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    out: Path,
+    stream: str,
+    run_id: str,
+    extracted_at: str,
+) -> int:
     """Land one stream's rows as `<out>/cliniko/<account>/<stream>/<run_id>-00001.parquet`."""
     staging = out / ".staging" / stream
     shutil.rmtree(staging, ignore_errors=True)
@@ -293,9 +299,14 @@ def _empty_batch(out: Path, account: str, stream: str, run_id: str) -> None:
     pq.write_table(RAW_SCHEMA.empty_table(), folder / f"{run_id}-00001.parquet")
 
 
-def generate(out: Path, clinics: int, referrals: int = REFERRALS_PER_CLINIC,
-             changes: float | None = None, night: int = 0,
-             memory_limit: str = "3GB") -> dict[str, int]:
+def generate(
+    out: Path,
+    clinics: int,
+    referrals: int = REFERRALS_PER_CLINIC,
+    changes: float | None = None,
+    night: int = 0,
+    memory_limit: str = "3GB",
+) -> dict[str, int]:
     """Land the base world (changes None) or one night's delta; returns rows per stream."""
     from flows.registry import land_registry
 
@@ -311,7 +322,7 @@ def generate(out: Path, clinics: int, referrals: int = REFERRALS_PER_CLINIC,
         run_id, extracted_at = "bench-base", LANDED_AT
         for stream in GENERATED:
             counts[stream] = _copy(con, RECORDS[stream], out, stream, run_id, extracted_at)
-        for stream in STREAMS[len(GENERATED):]:
+        for stream in STREAMS[len(GENERATED) :]:
             _empty_batch(out, "clinic001", stream, run_id)
             counts[stream] = 0
         land_registry(None, out)
@@ -338,8 +349,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="the raw landing folder to write (a home's raw/)")
     parser.add_argument("--clinics", type=int, default=1)
-    parser.add_argument("--referrals", type=int, default=REFERRALS_PER_CLINIC,
-                        help="referrals per clinic (default %(default)s)")
+    parser.add_argument(
+        "--referrals",
+        type=int,
+        default=REFERRALS_PER_CLINIC,
+        help="referrals per clinic (default %(default)s)",
+    )
     parser.add_argument("--changes", type=float, help="land a delta: the share of records edited")
     parser.add_argument("--night", type=int, default=1, help="which night the delta is (1, 2, ...)")
     args = parser.parse_args()
