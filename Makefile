@@ -10,7 +10,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint format clean
+.PHONY: help install demo test bench lint format clean
 
 help: ## list the verbs
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,10 @@ demo: install ## run the nightly pipeline once against the bundled sandbox API
 
 test: install ## run the test suite (real Prefect, dbt, GX, Evidence)
 	$(VENV)/bin/pytest
+
+bench: $(VENV)/.synced reports/node_modules/.installed ## benchmarks vs dlt and raw DuckDB (~20 min); writes bench/results/
+	$(UV) sync --frozen --extra dev --extra bench --python python3.11
+	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 lint: $(VENV)/.synced ## ruff lint and format check
 	$(VENV)/bin/ruff check flows tests

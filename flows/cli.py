@@ -67,14 +67,12 @@ def _run_nightly(config_path: Path, home: Path, demo: bool) -> None:
     _prepare_home(home)
     from flows import interrupt, progress
     from flows.lock import RunLocked, run_lock
-    from flows.nightly import RunFailed, nightly
+    from flows.nightly import RunFailed, run_nightly
 
     try:
         # Taken before Prefect starts, so a second run fails at once and touches nothing.
         with run_lock(home), progress.shown_on_tty(), interrupt.stop_on_signals():
-            state = nightly(
-                config_path=str(config_path), home=str(home), demo=demo, return_state=True
-            )
+            state = run_nightly(config_path, home, demo=demo, return_state=True)
     except RunLocked as exc:
         _fail(str(exc), EXIT_FAILED)
     if state.is_completed():

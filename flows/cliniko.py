@@ -10,18 +10,18 @@ silently skipping the record that slid onto an already-read page.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flows.config import ClinikoSource
-from flows.http import HttpClient, SourceError, shared_limiter
-from flows.land import BatchWriter, CursorStore, LandingError, Pseudonymiser
+from flows.http import HttpClient, SourceError, dump_json, shared_limiter
+from flows.land import BatchWriter, CursorStore, LandingError, Pseudonymiser, join, list_files
 
 log = logging.getLogger(__name__)
 SOURCE_KIND = "cliniko"
@@ -147,11 +147,11 @@ class _Landing:
     ) -> None:
         self.writer, self.cursors = writer, cursors
         self.account, self.stream, self.run_id = account, stream, run_id
-        self.pending: list[tuple[str, str | None, str]] = []
+        self.pending: list[tuple[str, str | None, bytes]] = []
         self.files: list[str] = []
         self.confirmed: str | None = None  # newest updated_at over pages known consistent
 
-    def add(self, rows: Iterable[tuple[str, str | None, str]], newest: str | None) -> None:
+    def add(self, rows: Iterable[tuple[str, str | None, bytes]], newest: str | None) -> None:
         self.pending.extend(rows)
         if newest and (self.confirmed is None or newest > self.confirmed):
             self.confirmed = newest
@@ -172,7 +172,7 @@ def extract_stream(
     base_url: str,
     account: str,
     stream: Stream,
-    raw_dir: Path,
+    raw_dir: Path | str,
     cursors: CursorStore,
     pseudonymiser: Pseudonymiser,
     run_id: str,
@@ -198,8 +198,8 @@ def extract_stream(
     initial_lower = lower
     where = f"{account}/{stream.name}"
 
-    stream_dir = raw_dir / SOURCE_KIND / account / stream.name
-    first_run = cursor is None and not any(stream_dir.glob("*.parquet"))
+    stream_dir = join(raw_dir, SOURCE_KIND, account, stream.name)
+    first_run = cursor is None and not list_files(stream_dir)
     landing = _Landing(
         BatchWriter(stream_dir, SOURCE_KIND, account, stream.name, run_id),
         cursors,
@@ -212,123 +212,128 @@ def extract_stream(
     page_no = 0
     short_passes = 0
     last_progress = started
-
-    while True:  # one query per pass; a pass ends early when the result shifts under us
-        params: list[tuple[str, str]] = [("per_page", str(per_page)), ("sort", stream.sort)]
-        params += [("q[]", f"{f}:*") for f in stream.hidden]
-        if lower:
-            params.append(("q[]", f"updated_at:{lower[0]}{lower[1]}"))
-        params.append(("q[]", f"updated_at:<={upper}"))
-        paginator = LinksNextPaginator(max_pages)
-        url: str | None = f"{base_url}/{stream.name}"
-        query: list[tuple[str, str]] | None = params
-        expected: int | None = None
-        received = 0
-        previous_ids: set[str] = set()
-        shifted = False
-        whole_pass = False
-        while url:
-            page_no += 1
-            try:
-                body = client.get_json(url, query)
-            except SourceError as exc:
-                raise SourceError(f"{where} page {page_no}: {exc}") from exc
-            records, total = _page_records(body, stream.name, where, page_no)
-            if expected is None:
-                expected = total
-            elif total is not None and total != expected:
-                # Something in the result was edited, archived or deleted since the last
-                # page: offsets moved. Drop this page and re-query from what is confirmed.
-                log.info(
-                    "%s page %d: total_entries went from %d to %d while paging; re-querying "
-                    "from %s",
-                    where,
-                    page_no,
-                    expected,
-                    total,
-                    landing.confirmed or "the start",
-                )
-                shifted = True
-                break
-            rows, page_ids, page_newest = [], set(), None
-            for index, record in enumerate(records):
-                rid, version = _check_record(record, where, page_no, index)
-                if rid in previous_ids or rid in page_ids:
-                    stats.duplicates += 1
-                else:
-                    received += 1
-                page_ids.add(rid)
-                if version is not None:
-                    if last_seen and version < last_seen:
-                        ordered = False
-                    last_seen = version
-                    if page_newest is None or version > page_newest:
-                        page_newest = version
-                record["id"] = rid
+    prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"refnet-{stream.name}")
+    with prefetch:
+        while True:  # one query per pass; a pass ends early when the result shifts under us
+            params: list[tuple[str, str]] = [("per_page", str(per_page)), ("sort", stream.sort)]
+            params += [("q[]", f"{f}:*") for f in stream.hidden]
+            if lower:
+                params.append(("q[]", f"updated_at:{lower[0]}{lower[1]}"))
+            params.append(("q[]", f"updated_at:<={upper}"))
+            paginator = LinksNextPaginator(max_pages)
+            url: str | None = f"{base_url}/{stream.name}"
+            query: list[tuple[str, str]] | None = params
+            expected: int | None = None
+            received = 0
+            previous_ids: set[str] = set()
+            shifted = False
+            whole_pass = False
+            # One page ahead: the next page downloads while this one is pseudonymised and landed.
+            ahead: Future | None = prefetch.submit(client.get_json, url, query)
+            while ahead is not None:
+                page_no += 1
                 try:
-                    clean = pseudonymiser.clean(stream.name, account, record)
-                except Exception as exc:  # a shape the allow-list code did not expect
-                    raise LandingError(
-                        f"{where} page {page_no} record {index} (id {rid}): cannot be "
-                        f"pseudonymised ({type(exc).__name__}: {exc})"
-                    ) from exc
-                rows.append(
-                    (rid, version, json.dumps(clean, separators=(",", ":"), ensure_ascii=False))
-                )
-            previous_ids = page_ids
-            landing.add(rows, page_newest)
-            stats.records += len(rows)
-            if len(landing.pending) >= batch_size:
-                stats.cursor_to = landing.flush(commit=ordered, first_run=first_run) or (
-                    stats.cursor_to
-                )
-            now_s = time.monotonic()
-            if now_s - last_progress >= progress_every_s:
-                last_progress = now_s
-                log.info(
-                    "%s: %d records so far, %.0f records/s",
-                    where,
-                    stats.records,
-                    stats.records / (now_s - started),
-                )
-            try:
-                url, query = paginator.next_url(body, url), None
-            except SourceError as exc:
-                raise SourceError(f"{where} page {page_no}: {exc}") from exc
-        stats.pages += paginator.pages
-        if not shifted and expected is not None and received < expected:
-            # Fewer distinct records than the API counted, with no sign of a shift: read the
-            # pass again once; a second shortfall is a failure, never a silent drop.
-            short_passes += 1
-            if short_passes > 1:
+                    body = ahead.result()
+                except SourceError as exc:
+                    raise SourceError(f"{where} page {page_no}: {exc}") from exc
+                ahead = None
+                records, total = _page_records(body, stream.name, where, page_no)
+                if expected is None:
+                    expected = total
+                elif total is not None and total != expected:
+                    # Something in the result was edited, archived or deleted since the last
+                    # page: offsets moved. Drop this page and re-query from what is confirmed.
+                    log.info(
+                        "%s page %d: total_entries went from %d to %d while paging; re-querying "
+                        "from %s",
+                        where,
+                        page_no,
+                        expected,
+                        total,
+                        landing.confirmed or "the start",
+                    )
+                    shifted = True
+                    break
+                try:
+                    next_url = paginator.next_url(body, url)
+                except SourceError as exc:
+                    raise SourceError(f"{where} page {page_no}: {exc}") from exc
+                if next_url:
+                    ahead = prefetch.submit(client.get_json, next_url, None)
+                rows, page_ids, page_newest = [], set(), None
+                for index, record in enumerate(records):
+                    rid, version = _check_record(record, where, page_no, index)
+                    if rid in previous_ids or rid in page_ids:
+                        stats.duplicates += 1
+                    else:
+                        received += 1
+                    page_ids.add(rid)
+                    if version is not None:
+                        if last_seen and version < last_seen:
+                            ordered = False
+                        last_seen = version
+                        if page_newest is None or version > page_newest:
+                            page_newest = version
+                    record["id"] = rid
+                    try:
+                        clean = pseudonymiser.clean(stream.name, account, record)
+                    except Exception as exc:  # a shape the allow-list code did not expect
+                        raise LandingError(
+                            f"{where} page {page_no} record {index} (id {rid}): cannot be "
+                            f"pseudonymised ({type(exc).__name__}: {exc})"
+                        ) from exc
+                    rows.append((rid, version, dump_json(clean)))
+                previous_ids = page_ids
+                landing.add(rows, page_newest)
+                stats.records += len(rows)
+                if len(landing.pending) >= batch_size:
+                    stats.cursor_to = landing.flush(commit=ordered, first_run=first_run) or (
+                        stats.cursor_to
+                    )
+                now_s = time.monotonic()
+                if now_s - last_progress >= progress_every_s:
+                    last_progress = now_s
+                    log.info(
+                        "%s: %d records so far, %.0f records/s",
+                        where,
+                        stats.records,
+                        stats.records / (now_s - started),
+                    )
+                url = next_url
+            stats.pages += paginator.pages
+            if not shifted and expected is not None and received < expected:
+                # Fewer distinct records than the API counted, with no sign of a shift: read the
+                # pass again once; a second shortfall is a failure, never a silent drop.
+                short_passes += 1
+                if short_passes > 1:
+                    raise SourceError(
+                        f"{where}: received {received} distinct records of the {expected} the API "
+                        "reported, twice; the API is dropping records from pages. Nothing after "
+                        "the last committed cursor was lost; retry later or report it to Cliniko."
+                    )
+                shifted = True
+                whole_pass = True  # missing records may be anywhere: read the whole pass again
+            if not shifted:
+                if expected is not None and received > expected:
+                    log.warning(
+                        "%s: received %d distinct records, more than the %d reported; all landed",
+                        where,
+                        received,
+                        expected,
+                    )
+                break
+            stats.requeries += 1
+            if stats.requeries > max_requeries:
                 raise SourceError(
-                    f"{where}: received {received} distinct records of the {expected} the API "
-                    "reported, twice; the API is dropping records from pages. Nothing after "
-                    "the last committed cursor was lost; retry later or report it to Cliniko."
+                    f"{where}: the result kept changing while paging ({max_requeries} re-queries); "
+                    "the clinic is busy editing records. Run again later (nothing was lost)."
                 )
-            shifted = True
-            whole_pass = True  # missing records may be anywhere: read the whole pass again
-        if not shifted:
-            if expected is not None and received > expected:
-                log.warning(
-                    "%s: received %d distinct records, more than the %d reported; all landed",
-                    where,
-                    received,
-                    expected,
-                )
-            break
-        stats.requeries += 1
-        if stats.requeries > max_requeries:
-            raise SourceError(
-                f"{where}: the result kept changing while paging ({max_requeries} re-queries); "
-                "the clinic is busy editing records. Run again later (nothing was lost)."
-            )
-        if whole_pass:
-            lower = initial_lower
-        elif ordered and landing.confirmed:
-            lower = (">=", landing.confirmed)
-        else:
-            lower = initial_lower
+            if whole_pass:
+                lower = initial_lower
+            elif ordered and landing.confirmed:
+                lower = (">=", landing.confirmed)
+            else:
+                lower = initial_lower
     stats.cursor_to = landing.flush(commit=True, first_run=first_run) or stats.cursor_to
     cursors.mark_checked(SOURCE_KIND, account, stream.name, run_id)
     stats.files = landing.files

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REFNET_", env_file=".env", extra="ignore")
 
     home: Path | None = None
+    # Overrides the config's `runner.kind` (e.g. REFNET_RUNNER=dask for one run).
+    runner: Literal["threads", "dask"] | None = None
     # Keys the HMAC that turns patient ids into patient_key; rotating it re-keys every patient.
     pseudonym_secret: SecretStr | None = None
 
@@ -435,8 +437,28 @@ class Alerts(_Strict):
     timeout_seconds: Annotated[float, Field(strict=True, gt=0, le=120)] = 10.0
 
 
+class Runner(_Strict):
+    """Where the extraction tasks (one per source account, concurrently) run."""
+
+    # threads: in this process. dask: on a Dask cluster, `address` if given (an existing
+    # scheduler, e.g. tcp://10.0.0.5:8786), else a LocalCluster of `workers` processes.
+    kind: Literal["threads", "dask"] = "threads"
+    address: str | None = None
+    workers: Annotated[int, Field(strict=True, ge=1, le=256)] = 2
+    # Accounts extracted at once (threads); a Dask cluster runs as many as it has workers.
+    max_concurrent: Annotated[int, Field(strict=True, ge=1, le=256)] = 8
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^(tcp|tls|inproc|ucx)://", v):
+            raise ValueError("must be a Dask scheduler address such as tcp://host:8786")
+        return v
+
+
 class Config(_Strict):
     sources: Annotated[list[Source], Field(min_length=1)]
+    runner: Runner = Runner()
     gate: GateConfig = GateConfig()
     partners: Path | None = None
     schedule: Schedule = Schedule()

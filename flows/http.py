@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import orjson
 import requests
 from tenacity import (
     RetryCallState,
@@ -22,6 +23,31 @@ from tenacity import (
 )
 
 log = logging.getLogger(__name__)
+# orjson turns integers wider than 64 bits into floats; a body with a run of 20 digits is parsed
+# by the standard library instead, so no value is ever rounded. (One C pass: digits -> "0".)
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= i <= 0x39 else 0x2E for i in range(256))
+_WIDE_RUN = b"0" * 20
+
+
+def parse_json(content: bytes) -> object:
+    """Decode a JSON body: orjson (several times faster), the standard library where orjson
+    would lose precision or refuses what the standard library accepts. Duplicate keys: the
+    last wins in both, as in JavaScript's JSON.parse."""
+    if _WIDE_RUN not in content.translate(_DIGITS_AS_ZERO):
+        try:
+            return orjson.loads(content)
+        except orjson.JSONDecodeError:
+            pass  # the standard library gives the error message (or accepts e.g. NaN)
+    return json.loads(content)
+
+
+def dump_json(value: object) -> bytes:
+    """Compact UTF-8 JSON; the standard library for what orjson cannot encode (wide ints)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
 
 # What to check, per status the API answers that retrying will not fix.
 FATAL_HINTS = {
@@ -221,8 +247,7 @@ class HttpClient:
                 f"{self._explained(resp)}"
             )
         try:
-            # Last key wins on duplicates, as JavaScript's JSON.parse does.
-            return json.loads(resp.content)
+            return parse_json(resp.content)
         except ValueError as exc:
             # A cut-off body is usually transient (proxy or server restart): retry it. If it
             # persists, the message says where the JSON broke.

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import array
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
 
 RAW_SCHEMA = pa.schema(
     [
@@ -168,6 +172,16 @@ ALLOWED: dict[str, dict[str, str | None]] = {
     },
 }
 
+_KEEP = "keep"
+# Per stream, what happens to each kept field (one dict look-up per field on the hot path).
+_PLANS: dict[str, dict[str, str]] = {
+    stream: {
+        **{k: _LINKED if v == _LINKED else _KEEP for k, v in fields.items()},
+        **dict.fromkeys(_COMMON, _KEEP),
+    }
+    for stream, fields in ALLOWED.items()
+}
+
 # The Cliniko patient custom field (radio buttons Yes / No) that records whether the patient agrees
 # that their progress is shared with the partner who referred them. Absent or unanswered means no.
 CONSENT_FIELD = "Share my progress with my referrer"
@@ -200,13 +214,14 @@ class Pseudonymiser:
         return out
 
     def clean(self, stream: str, account: str, record: dict) -> dict:
-        allowed = ALLOWED[stream]
+        plan = _PLANS[stream]
         out: dict = {}
         for key, value in record.items():
-            if key in _COMMON:
+            mode = plan.get(key)
+            if mode is _KEEP:
                 out[key] = value
-            elif key in allowed:
-                out[key] = _link_only(value) if allowed[key] == _LINKED else value
+            elif mode is _LINKED:
+                out[key] = _link_only(value)
         if stream == "patients":
             out["patient_key"] = self.patient_key(account, str(record["id"]))
             out["birth_year"] = _birth_year(record.get("date_of_birth"))
@@ -293,6 +308,48 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def is_url(location: str | Path) -> bool:
+    """A `protocol://` location (fsspec), as opposed to a plain local path."""
+    return isinstance(location, str) and "://" in location
+
+
+def local_path(location: str | Path) -> Path | None:
+    """The local folder a location names (a path or a `file://` URL), else None."""
+    if not is_url(location):
+        return Path(location)
+    fs, path = fsspec.core.url_to_fs(str(location))
+    return Path(path) if isinstance(fs, LocalFileSystem) else None
+
+
+def join(location: str | Path, *parts: str) -> str | Path:
+    """`location / part / ...` for a local path or an fsspec URL alike."""
+    if not is_url(location):
+        return Path(location).joinpath(*parts)
+    return "/".join([str(location).rstrip("/"), *parts])
+
+
+def write_file(location: str | Path, data: bytes) -> str | Path:
+    """Write a whole file at a local path or any fsspec URL, so that it exists whole or not at
+    all: locally by rename (and fsync), on object stores by their single PUT."""
+    local = local_path(location)
+    if local is not None:
+        write_atomic(local, data)
+        return local if not is_url(location) else location
+    fs, path = fsspec.core.url_to_fs(str(location))
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    fs.pipe_file(path, data)
+    return location
+
+
+def list_files(folder: str | Path, pattern: str = "*.parquet") -> list[str]:
+    """Files matching `pattern` in a local folder or an fsspec folder."""
+    local = local_path(folder)
+    if local is not None:
+        return sorted(str(p) for p in local.glob(pattern))
+    fs, path = fsspec.core.url_to_fs(str(folder))
+    return sorted(fs.glob(f"{path.rstrip('/')}/{pattern}"))
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write a file so that it either exists whole or not at all, even across a power cut."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -305,45 +362,95 @@ def write_atomic(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def _utf8(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
+
+
+def _string_array(values: list[str | bytes | None]) -> pa.Array:
+    """A string column built straight from its bytes. `pa.array(list)` would import pandas on
+    first use (pyarrow probes every list for pandas types): ~50 MB and a second per process."""
+    data = [b"" if v is None else _utf8(v) for v in values]
+    offsets = array.array("i", itertools.accumulate(map(len, data), initial=0))
+    validity = None
+    if any(v is None for v in values):
+        bits = bytearray((len(values) + 7) // 8)
+        for i, v in enumerate(values):
+            if v is not None:
+                bits[i >> 3] |= 1 << (i & 7)
+        validity = pa.py_buffer(bits)
+    buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
+    return pa.Array.from_buffers(pa.string(), len(values), buffers)
+
+
+def _constant_string(value: str, n: int) -> pa.Array:
+    raw = value.encode()
+    if raw:
+        offsets = array.array("i", range(0, (n + 1) * len(raw), len(raw)))
+    else:
+        offsets = array.array("i", [0]) * (n + 1)
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(raw * n)]
+    return pa.Array.from_buffers(pa.string(), n, buffers)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _constant_timestamp(moment: datetime, n: int) -> pa.Array:
+    values = array.array("q", [(moment - _EPOCH) // timedelta(microseconds=1)]) * n
+    kind = RAW_SCHEMA.field("extracted_at").type
+    return pa.Array.from_buffers(kind, n, [None, pa.py_buffer(values)])
+
+
+def _text_column(values) -> pa.Array | pa.ChunkedArray:
+    """A list built from its bytes; an Arrow column (a CSV export's, from DuckDB) kept as it
+    is, cast only if it is not plain `string` (e.g. large_string)."""
+    if isinstance(values, list):
+        return _string_array(values)
+    if values.type != pa.string():
+        values = values.cast(pa.string())
+    return values
+
+
 @dataclass
 class BatchWriter:
-    """Writes one stream's records as immutable, numbered Parquet files."""
+    """Writes one stream's records as immutable, numbered Parquet files, in a local folder or
+    at any fsspec URL (`s3://bucket/raw/...`, `memory://...`)."""
 
-    stream_dir: Path
+    stream_dir: Path | str
     source_kind: str
     account: str
     stream: str
     run_id: str
     seq: int = 0
 
-    def write(self, rows: Iterable[tuple[str, str | None, str]]) -> Path:
-        """rows: (id, updated_at, record_json). Returns the durable file."""
+    def write(self, rows: Iterable[tuple[str, str | None, str | bytes]]) -> Path | str:
+        """rows: (id, updated_at, record JSON as text or UTF-8 bytes). Returns the durable file."""
         rows = list(rows)
         return self.write_columns([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
 
-    def write_columns(self, ids, updated_at, records) -> Path:
-        """The same batch from three equally long columns (lists or Arrow arrays)."""
+    def table(self, ids, updated_at, records) -> pa.Table:
+        """The batch as a RAW_SCHEMA table, from three equally long columns (lists or Arrow)."""
         n = len(ids)
-        now = datetime.now(UTC)
-        table = pa.table(
-            {
-                "source_kind": [self.source_kind] * n,
-                "account": [self.account] * n,
-                "stream": [self.stream] * n,
-                "id": ids,
-                "updated_at": updated_at,
-                "extracted_at": [now] * n,
-                "run_id": [self.run_id] * n,
-                "record": records,
-            },
-            schema=RAW_SCHEMA,
-        )
+        columns = [
+            _constant_string(self.source_kind, n),
+            _constant_string(self.account, n),
+            _constant_string(self.stream, n),
+            _text_column(ids),
+            _text_column(updated_at),
+            _constant_timestamp(datetime.now(UTC), n),
+            _constant_string(self.run_id, n),
+            _text_column(records),
+        ]
+        return pa.Table.from_arrays(columns, schema=RAW_SCHEMA)
+
+    def write_columns(self, ids, updated_at, records) -> Path | str:
+        """The same batch from three equally long columns (lists or Arrow arrays)."""
+        table = self.table(ids, updated_at, records)
         self.seq += 1
-        path = self.stream_dir / f"{self.run_id}-{self.seq:05d}.parquet"
+        path = join(self.stream_dir, f"{self.run_id}-{self.seq:05d}.parquet")
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="zstd")
-        write_atomic(path, sink.getvalue().to_pybytes())
-        return path
+        return write_file(path, sink.getvalue().to_pybytes())
 
 
 class CursorStore:

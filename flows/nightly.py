@@ -61,6 +61,7 @@ class RunSummary:
     failed_stage: str | None = None
     site: str | None = None
     error: str | None = None
+    runner: str = "threads"  # where the extraction tasks ran: threads | dask
 
     def stage(self, name: str, status: str, seconds: float, **extra) -> None:
         self.stages[name] = {"status": status, "seconds": round(seconds, 2), **extra}
@@ -231,6 +232,38 @@ def _timed(summary: RunSummary, name: str, fn, *args, **kwargs):
     return value
 
 
+def runner_kind(config: Config) -> str:
+    """The configured runner; REFNET_RUNNER overrides the file."""
+    return Settings().runner or config.runner.kind
+
+
+def task_runner(config: Config):
+    """The Prefect task runner the extraction tasks are submitted to, from configuration."""
+    if runner_kind(config) == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if config.runner.address:
+            return DaskTaskRunner(address=config.runner.address)
+        return DaskTaskRunner(
+            cluster_class="distributed.LocalCluster",
+            cluster_kwargs={
+                "n_workers": config.runner.workers,
+                "threads_per_worker": 1,
+                "dashboard_address": None,  # no web server to bind on a shared box
+            },
+        )
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    return ThreadPoolTaskRunner(max_workers=config.runner.max_concurrent)
+
+
+def run_nightly(config_path: Path, home: Path, demo: bool = False, **options):
+    """The nightly flow with the task runner its configuration names."""
+    config = load_config(Path(config_path))
+    flow_ = nightly.with_options(task_runner=task_runner(config))
+    return flow_(config_path=str(config_path), home=str(home), demo=demo, **options)
+
+
 @flow(name="nightly", timeout_seconds=6 * 3600, log_prints=True)
 def nightly(config_path: str, home: str | None = None, demo: bool = False) -> dict:
     """One nightly run. Raises RunFailed (the flow run fails) unless it published."""
@@ -297,7 +330,10 @@ def republish(settings: GateConfig, home_dir: Path) -> dict:
 def _nightly(config: Config, home_dir: Path, demo: bool) -> dict:
     run_id = new_run_id()
     summary = RunSummary(
-        run_id=run_id, home=str(home_dir), started_at=datetime.now(UTC).isoformat()
+        run_id=run_id,
+        home=str(home_dir),
+        started_at=datetime.now(UTC).isoformat(),
+        runner=runner_kind(config),
     )
     secrets: list[str] = []
 

@@ -132,8 +132,11 @@ def _serve_with_api(
         from prefect.schedules import Cron, Interval
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        from flows.nightly import nightly
+        from flows.config import load_config
+        from flows.nightly import nightly, task_runner
 
+        # The runner the config names (e.g. a Dask cluster) serves every scheduled run.
+        nightly = nightly.with_options(task_runner=task_runner(load_config(config_path)))
         schedule = (
             Interval(timedelta(seconds=interval), timezone=timezone)
             if interval
