@@ -41,11 +41,11 @@ bench: $(VENV)/.synced reports/node_modules/.installed ## benchmarks vs dlt and 
 	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 lint: $(VENV)/.synced ## ruff lint and format check
-	$(VENV)/bin/ruff check flows tests
-	$(VENV)/bin/ruff format --check flows tests
+	$(VENV)/bin/ruff check flows tests bench
+	$(VENV)/bin/ruff format --check flows tests bench
 
 format: $(VENV)/.synced ## apply ruff formatting
-	$(VENV)/bin/ruff format flows tests
+	$(VENV)/bin/ruff format flows tests bench
 
 clean: ## remove the demo data directory and build outputs
 	rm -rf .refnet reports/build dbt_project/target dbt_project/logs

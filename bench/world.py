@@ -309,6 +309,7 @@ def generate(
 ) -> dict[str, int]:
     """Land the base world (changes None) or one night's delta; returns rows per stream."""
     from flows.registry import land_registry
+    from flows.transform import ensure_raw_layout
 
     con = duckdb.connect()
     con.execute(f"set memory_limit = '{memory_limit}'; set preserve_insertion_order = false")
@@ -326,6 +327,7 @@ def generate(
             _empty_batch(out, "clinic001", stream, run_id)
             counts[stream] = 0
         land_registry(None, out)
+        ensure_raw_layout(out)  # empty FHIR / CSV streams: dbt's globs for them must match
     else:
         run_id = f"bench-night-{night}"
         extracted_at = f"2026-12-{1 + night:02d} 02:00:00"
