@@ -30,6 +30,7 @@ from flows.fhir import (
     TIMEZONE_EXTENSION,
 )
 from flows.land import CONSENT_FIELD, intake_answer, referrer_consent
+from flows.sandbox.server import in_thread
 from flows.sandbox.world import HEARD_QUESTION, World, registry_yaml
 
 ROLE_SYSTEM = "http://terminology.hl7.org/CodeSystem/practitioner-role"
@@ -628,16 +629,5 @@ class _FhirHandler(BaseHTTPRequestHandler):
 def serving_fhir(store: dict[str, list[dict]], **options: object) -> Iterator[FhirServer]:
     """Serve a FHIR store in a thread for the length of the block."""
     server = FhirServer(store, **options)  # type: ignore[arg-type]
-    thread = threading.Thread(
-        target=server.serve_forever,
-        kwargs={"poll_interval": 0.05},
-        daemon=True,
-        name="refnet-fhir-sandbox",
-    )
-    thread.start()
-    try:
+    with in_thread(server, "refnet-fhir-sandbox"):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

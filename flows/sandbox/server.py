@@ -855,15 +855,19 @@ def serving(
 ) -> Iterator[SandboxServer]:
     """Serve `world` in a thread and yield the server (its `base_url`, `fault_log`)."""
     server = make_server(world, host, port, api_key, requests_per_minute, faults)
+    with in_thread(server, "refnet-sandbox"):
+        yield server
+
+
+@contextlib.contextmanager
+def in_thread(server: ThreadingHTTPServer, name: str) -> Iterator[None]:
+    """Run an HTTP server in a daemon thread for the block; closed and joined after it."""
     thread = threading.Thread(
-        target=server.serve_forever,
-        kwargs={"poll_interval": 0.05},
-        name="refnet-sandbox",
-        daemon=True,
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True
     )
     thread.start()
     try:
-        yield server
+        yield
     finally:
         server.shutdown()
         server.server_close()

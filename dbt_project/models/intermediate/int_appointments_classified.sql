@@ -22,16 +22,7 @@ with
 -- What the last build saw: everything landed after `watermark` is new to this build.
 previous_build as (
 
-    select
-        max(last_extracted_at) as watermark,
-        coalesce(
-            max(last_extracted_at) is null
-            or max(evaluated_at) > {{ as_of_at() }}
-            or count(*) filter (where rules is distinct from '{{ rules }}') > 0,
-            true
-        ) as recompute_all
-    from {{ this }}
-
+    {{ previous_build(as_of_at(), rules) }}
 ),
 
 touched_patients as (
@@ -99,16 +90,7 @@ appointments as (
     from {{ ref('conformed_appointments') }} as source_appointments
     where appointment_id is not null
     {%- if is_incremental() %}
-        and (
-            (select recompute_all from previous_build)
-            or exists (
-                select 1
-                from touched_patients
-                where touched_patients.account = source_appointments.account
-                    -- NULL-safe: an appointment without a patient link is still recomputed.
-                    and touched_patients.patient_id is not distinct from source_appointments.patient_id
-            )
-        )
+        {{- of_touched_patients('source_appointments') }}
     {%- endif %}
 
 ),

@@ -81,16 +81,7 @@ all_patient_forms as (
 {% if is_incremental() -%}
 previous_build as (
 
-    select
-        max(last_extracted_at) as watermark,
-        coalesce(
-            max(last_extracted_at) is null
-            or max(evaluated_at) > {{ as_of_at }}
-            or count(*) filter (where rules is distinct from '{{ rules }}') > 0,
-            true
-        ) as recompute_all
-    from {{ this }}
-
+    {{ previous_build(as_of_at, rules) }}
 ),
 
 touched_patients as (
@@ -139,16 +130,7 @@ patient_cases as (
     select * from all_patient_cases
     where not is_deleted
     {%- if is_incremental() %}
-        and (
-            (select recompute_all from previous_build)
-            or exists (
-                select 1
-                from touched_patients
-                where touched_patients.account = all_patient_cases.account
-                    -- NULL-safe: a case without a patient link is still recomputed.
-                    and touched_patients.patient_id is not distinct from all_patient_cases.patient_id
-            )
-        )
+        {{- of_touched_patients('all_patient_cases') }}
     {%- endif %}
 
 ),
