@@ -20,7 +20,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from flows.config import Alerts, Config, ConfigError, Settings, SmtpAlerts
+from flows.config import Alerts, Config, ConfigError, SmtpAlerts, settings
 
 log = logging.getLogger(__name__)
 REDACTED = "[redacted]"
@@ -31,7 +31,7 @@ _MIN_SECRET_LEN = 6
 def secret_values(config: Config, extra: Iterable[str] = ()) -> list[str]:
     """Every secret this run knows, so each outgoing text can be scrubbed of them."""
     values: list[str] = list(extra)
-    settings_secret = Settings().pseudonym_secret
+    settings_secret = settings().pseudonym_secret
     if settings_secret is not None:
         values.append(settings_secret.get_secret_value())
     for source in config.sources:

@@ -45,6 +45,17 @@ class Settings(BaseSettings):
     pseudonym_secret: SecretStr | None = None
 
 
+def settings() -> Settings:
+    """The process settings; a bad environment value is named by its variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = ["invalid environment setting"]
+        for err in exc.errors():
+            lines.append(f"  REFNET_{str(err['loc'][0]).upper()}: {_plain(err)}")
+        raise ConfigError("\n".join(lines)) from None
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -560,6 +571,7 @@ def load_config(path: Path) -> Config:
     except ValidationError as exc:
         raise invalid_file(path, "configuration", exc) from None
     config = config.model_copy(update={"path": path.resolve()})
+    settings()  # the environment's overrides (REFNET_RUNNER, ...) are checked with the file
     config = _with_csv_mappings(config, path)
     partners = config.partners_path()
     if partners is not None and not partners.is_file():
@@ -591,5 +603,5 @@ def _with_csv_mappings(config: Config, path: Path) -> Config:
 def resolve_home(home: Path | None) -> Path:
     """`--home`, else `$REFNET_HOME`, else `.refnet/` in the working directory."""
     if home is None:
-        home = Settings().home or Path(".refnet")
+        home = settings().home or Path(".refnet")
     return Path(home).resolve()

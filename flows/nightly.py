@@ -23,9 +23,9 @@ from flows.config import (
     CsvSource,
     FhirSource,
     GateConfig,
-    Settings,
     load_config,
     resolve_home,
+    settings,
 )
 from flows.extract import extract_source
 from flows.gate import GateResult, load_history, results_paths, run_gate, write_results
@@ -110,7 +110,7 @@ def _stream_counts(stream: dict) -> str:
 
 
 def pseudonym_secret(demo: bool) -> bytes:
-    secret = Settings().pseudonym_secret
+    secret = settings().pseudonym_secret
     if secret is not None and secret.get_secret_value():
         return secret.get_secret_value().encode()
     if demo:
@@ -234,7 +234,7 @@ def _timed(summary: RunSummary, name: str, fn, *args, **kwargs):
 
 def runner_kind(config: Config) -> str:
     """The configured runner; REFNET_RUNNER overrides the file."""
-    return Settings().runner or config.runner.kind
+    return settings().runner or config.runner.kind
 
 
 def task_runner(config: Config):

@@ -79,6 +79,17 @@ def test_runner_config_is_checked(tmp_path: Path):
     assert load_config(path).runner.workers == 3
 
 
+def test_a_bad_runner_in_the_environment_is_named(tmp_path: Path):
+    path = tmp_path / "refnet.yml"
+    path.write_text("sources: [{name: a, kind: cliniko, api_key: k, contact_email: a@b.example}]\n")
+    result = refnet(
+        "run", "--config", str(path), "--home", str(tmp_path / "h"), env={"REFNET_RUNNER": "ray"}
+    )
+    assert result.returncode == 2
+    assert "REFNET_RUNNER: Input should be 'threads' or 'dask'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_nightly_on_a_dask_cluster_publishes_the_same_marts(tmp_path: Path, demo_home: Path):
     """The demo world through a Dask LocalCluster publishes what the default runner did.
 
