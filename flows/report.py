@@ -252,15 +252,30 @@ def _query_errors(build_dir: Path, output: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def _exclusive_build() -> Iterator[None]:
-    """One build at a time: two would share reports/build and .evidence/template."""
-    lock_path = REPORTS_DIR / ".evidence" / "build.lock"
+def _exclusive_build(wait_s: float = 1800, lock_path: Path | None = None) -> Iterator[None]:
+    """One build at a time: two would share reports/build and .evidence/template.
+
+    Another home's run (a second clinic on the same checkout) may be building: wait for it.
+    """
+    lock_path = lock_path or REPORTS_DIR / ".evidence" / "build.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_s
     with lock_path.open("w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as e:
-            raise ReportBuildError(f"another report build holds {lock_path}") from e
+        waiting = False
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ReportBuildError(
+                        f"another refnet run on this checkout has been building its report for "
+                        f"over {wait_s:.0f} s (it holds {lock_path}); let it finish or stop it"
+                    ) from None
+                if not waiting:
+                    logger.info("waiting for another run's report build to finish")
+                    waiting = True
+                time.sleep(2)
         yield
 
 

@@ -46,3 +46,11 @@ def demo_home(tmp_path_factory) -> Path:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (home / "first-run.out").write_text(result.stdout)
     return home
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Under `pytest -n` (make test), every test of the shared demo runs on one worker, so the
+    # demo is built once; the rest spread over the other workers.
+    for item in items:
+        if "demo_home" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("demo"))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from pathlib import Path
 
+import ahocorasick
 import duckdb
 import pytest
 from conftest import TEST_SCALE, refnet
@@ -59,12 +59,13 @@ def test_no_patient_identity_reaches_any_file(demo_home: Path):
     world = build_world(seed=7, scale=float(TEST_SCALE))
     needles = set()
     for ident in world.patient_identities():
-        needles.update(v for v in ident.values() if v and len(str(v)) >= 5)
+        needles.update(str(v) for v in ident.values() if v and len(str(v)) >= 5)
     assert len(needles) > 100
-    pattern = re.compile(
-        "|".join(re.escape(str(n)) for n in sorted(needles, key=len, reverse=True))
-    )
-    scanned = 0
+    automaton = ahocorasick.Automaton()
+    for needle in needles:
+        automaton.add_word(needle, needle)
+    automaton.make_automaton()
+    scanned, seen = 0, set()
     for path in demo_home.rglob("*"):
         if not path.is_file() or path.is_symlink():
             continue
@@ -78,10 +79,15 @@ def test_no_patient_identity_reaches_any_file(demo_home: Path):
             )
             con.close()
         else:
-            text = path.read_bytes().decode("utf-8", errors="ignore")
+            data = path.read_bytes()
+            digest = hashlib.sha256(data).digest()
+            if digest in seen:  # the site builds share their framework files
+                continue
+            seen.add(digest)
+            text = data.decode("utf-8", errors="ignore")
         scanned += 1
-        hit = pattern.search(text)
-        assert hit is None, f"{path} contains patient data: {hit.group(0)!r}"
+        hit = next(automaton.iter(text), None)
+        assert hit is None, f"{path} contains patient data: {hit[1]!r}"
     assert scanned > 20
 
 
