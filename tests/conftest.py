@@ -48,6 +48,7 @@ def demo_home(tmp_path_factory) -> Path:
     return home
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Under `pytest -n` (make test), every test of the shared demo runs on one worker, so the
     # demo is built once; the rest spread over the other workers.
