@@ -384,4 +384,10 @@ def partners_validate(path: Annotated[Path, typer.Argument(help="Partner registr
 
 
 def main() -> None:
-    app()
+    from flows.config import ConfigError
+
+    try:
+        app()
+    except ConfigError as exc:  # e.g. a bad REFNET_ variable met outside a command's own checks
+        typer.echo(f"refnet: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)

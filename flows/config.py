@@ -43,6 +43,15 @@ class Settings(BaseSettings):
     runner: Literal["threads", "dask"] | None = None
     # Keys the HMAC that turns patient ids into patient_key; rotating it re-keys every patient.
     pseudonym_secret: SecretStr | None = None
+    # DuckDB's cap for dbt's builds (profiles.yml reads it), e.g. 1536MB or 4GB.
+    duckdb_memory_limit: str | None = None
+
+    @field_validator("duckdb_memory_limit")
+    @classmethod
+    def _memory(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", v.strip(), re.I):
+            raise ValueError("must be an amount of memory DuckDB reads, such as 1536MB or 4GB")
+        return v.strip() if v else v
 
 
 def settings() -> Settings:

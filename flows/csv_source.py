@@ -568,9 +568,14 @@ class FileManifest:
 
 
 def _matching_files(pattern: str) -> list[Path]:
+    # An existing file is itself, even when its name has glob characters ("Appointments [March]").
+    if Path(pattern).is_file():
+        return [Path(pattern)]
     if glob.has_magic(pattern):
-        return [Path(p) for p in sorted(glob.glob(pattern)) if Path(p).is_file()]
-    return [Path(pattern)] if Path(pattern).is_file() else []
+        found = [Path(p) for p in glob.glob(pattern) if Path(p).is_file()]
+        # Oldest export first: a later landing wins in staging, and names sort "-10" before "-9".
+        return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.name))
+    return []
 
 
 def _write_quarantine(path: Path, rows: list[tuple[int, str]], provenance: dict, run_id: str):

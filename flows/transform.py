@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from flows import interrupt
 from flows.cliniko import STREAMS as CLINIKO_STREAMS
+from flows.config import settings
 from flows.csv_source import STREAMS as CSV_STREAMS
 from flows.fhir import STREAMS as FHIR_STREAMS
 from flows.land import RAW_SCHEMA
@@ -204,8 +205,10 @@ def run_dbt(
     if vars:
         command += ["--vars", json.dumps(vars, default=str)]
 
+    limit = settings().duckdb_memory_limit  # from the environment or .env, checked
     env = {
         **os.environ,
+        **({"REFNET_DUCKDB_MEMORY_LIMIT": limit} if limit else {}),
         "REFNET_RAW_DIR": str(raw_dir),
         "REFNET_WAREHOUSE": str(warehouse),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",

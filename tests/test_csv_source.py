@@ -450,3 +450,20 @@ def test_sources_load_their_mappings_in_parallel_threads(tmp_path):
     with ThreadPoolExecutor(4) as pool:
         loaded = list(pool.map(load_mapping, paths * 10))
     assert len(loaded) == 40 and all(m.appointments is not None for m in loaded)
+
+
+def test_exports_land_oldest_first_and_a_bracketed_name_is_a_file(tmp_path: Path):
+    """ "-10" sorts before "-9" by name: the order is the files' age, so the newest lands last
+    (and wins in staging). A real file whose name has glob characters is that file."""
+    import os
+
+    from flows.csv_source import _matching_files
+
+    september, october = tmp_path / "appts-2026-9.csv", tmp_path / "appts-2026-10.csv"
+    for i, path in enumerate((september, october)):
+        path.write_text("id\n1\n")
+        os.utime(path, (1_700_000_000 + i * 86_400,) * 2)
+    assert _matching_files(str(tmp_path / "appts-*.csv")) == [september, october]
+    march = tmp_path / "Appointments [March].csv"
+    march.write_text("id\n1\n")
+    assert _matching_files(str(march)) == [march]

@@ -79,14 +79,22 @@ def test_runner_config_is_checked(tmp_path: Path):
     assert load_config(path).runner.workers == 3
 
 
-def test_a_bad_runner_in_the_environment_is_named(tmp_path: Path):
+@pytest.mark.parametrize(
+    "command, variable, value, message",
+    [
+        ("run", "REFNET_RUNNER", "ray", "Input should be 'threads' or 'dask'"),
+        ("status", "REFNET_RUNNER", "ray", "Input should be 'threads' or 'dask'"),
+        ("run", "REFNET_DUCKDB_MEMORY_LIMIT", "banana", "must be an amount of memory DuckDB"),
+    ],
+)
+def test_a_bad_environment_value_is_named(tmp_path: Path, command, variable, value, message):
     path = tmp_path / "refnet.yml"
     path.write_text("sources: [{name: a, kind: cliniko, api_key: k, contact_email: a@b.example}]\n")
-    result = refnet(
-        "run", "--config", str(path), "--home", str(tmp_path / "h"), env={"REFNET_RUNNER": "ray"}
-    )
-    assert result.returncode == 2
-    assert "REFNET_RUNNER: Input should be 'threads' or 'dask'" in result.stderr
+    # Without --home, status reads the home from the environment's settings too.
+    args = ["--config", str(path), "--home", str(tmp_path / "h")] if command == "run" else []
+    result = refnet(command, *args, env={variable: value})
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"{variable}: {message}" in result.stderr
     assert "Traceback" not in result.stderr
 
 
