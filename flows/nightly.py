@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -257,6 +260,27 @@ def task_runner(config: Config):
     return ThreadPoolTaskRunner(max_workers=config.runner.max_concurrent)
 
 
+@contextlib.contextmanager
+def _api_shared_with_workers() -> Iterator[None]:
+    """Worker processes (a local Dask cluster, started on first submit) inherit the environment:
+    point them at this run's Prefect API, or each one starts a temporary server of its own."""
+    from prefect.client.orchestration import get_client
+
+    if "PREFECT_API_URL" in os.environ:
+        yield
+        return
+    with get_client(sync_client=True) as client:  # the temporary server's URL, if one started
+        url = str(client.api_url).rstrip("/")
+    if not url.startswith("http"):
+        yield
+        return
+    os.environ["PREFECT_API_URL"] = url
+    try:
+        yield
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+
+
 def run_nightly(config_path: Path, home: Path, demo: bool = False, **options):
     """The nightly flow with the task runner its configuration names."""
     config = load_config(Path(config_path))
@@ -363,15 +387,16 @@ def _run_stages(
         secrets = secret_values(config, [secret.decode()])
         start = time.monotonic()
         progress.current().start_stage("extract", total=len(config.sources))
-        futures = {
-            s.name: extract_account.submit(s, home_dir, run_id, secret) for s in config.sources
-        }
         failed = []
-        for name, future in futures.items():
-            try:
-                summary.streams[name] = future.result()
-            except Exception as exc:
-                failed.append(f"source '{name}': {exc}")
+        with _api_shared_with_workers():
+            futures = {
+                s.name: extract_account.submit(s, home_dir, run_id, secret) for s in config.sources
+            }
+            for name, future in futures.items():
+                try:
+                    summary.streams[name] = future.result()
+                except Exception as exc:
+                    failed.append(f"source '{name}': {exc}")
         summary.stage("extract", "failed" if failed else "ok", time.monotonic() - start)
         progress.current().end_stage("extract", ok=not failed)
         if failed:
