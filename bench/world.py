@@ -29,28 +29,14 @@ sys.path.insert(0, str(REPO))
 import duckdb  # noqa: E402
 
 from flows.land import RAW_SCHEMA  # noqa: E402
+from flows.sandbox.world import RESOURCES  # noqa: E402
 
 BASE = "https://api.uk1.cliniko.com/v1"
 END = "2026-11-30"  # the world's last day; benchmarks build with as_of = END
 HISTORY_DAYS = 540
 REFERRALS_PER_CLINIC = 20_000
 LANDED_AT = "2026-12-01 02:00:00"  # the base extraction; night N lands N days later
-STREAMS = (
-    "businesses",
-    "practitioners",
-    "appointment_types",
-    "contacts",
-    "referral_source_types",
-    "referral_sources",
-    "patients",
-    "patient_cases",
-    "individual_appointments",
-    "patient_forms",
-    "invoices",
-    "group_appointments",
-    "attendees",
-    "communications",
-)
+STREAMS = RESOURCES  # the Cliniko streams, in the sandbox's order
 # Generated here; the others get one empty batch so dbt's read_parquet globs always match.
 GENERATED = STREAMS[:11]
 
