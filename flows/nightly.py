@@ -166,6 +166,7 @@ def transform(home: Path, as_of: date) -> dict:
         raw_dir=home / "raw",
         warehouse=home / "warehouse" / "refnet.duckdb",
         vars={"as_of": as_of.isoformat()},
+        unit_tests=False,
     )
     return {"nodes": len(result.nodes), "seconds": round(result.elapsed_s, 1)}
 

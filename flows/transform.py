@@ -9,6 +9,7 @@ parsing stdout.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -272,12 +273,39 @@ def build(
     vars: dict[str, Any] | None = None,
     select: list[str] | None = None,
     timeout_s: int = 900,
+    unit_tests: bool = True,
 ) -> DbtResult:
-    """`dbt build`: seeds, models, unit tests and data tests in DAG order."""
+    """`dbt build`: seeds, models, data tests (and unit tests unless `unit_tests=False`) in DAG
+    order. Incremental models are rebuilt in full when the project changed since the warehouse's
+    last build: rows built by other model code must not survive an upgrade."""
     args = ["build"]
     if select:
         args += ["--select", *select]
-    return run_dbt(args, raw_dir=raw_dir, warehouse=warehouse, vars=vars, timeout_s=timeout_s)
+    if not unit_tests:
+        # They test model logic on fixed inputs, not the data: CI runs them, a nightly need not.
+        args += ["--exclude-resource-type", "unit_test"]
+    stamp = Path(warehouse).resolve().parent / "dbt" / "project.sha256"
+    fingerprint = project_fingerprint()
+    built_by = stamp.read_text().strip() if stamp.exists() else None
+    if built_by != fingerprint:
+        if built_by is not None:
+            logger.info("the dbt project changed since the last build: rebuilding in full")
+        args.append("--full-refresh")
+    result = run_dbt(args, raw_dir=raw_dir, warehouse=warehouse, vars=vars, timeout_s=timeout_s)
+    stamp.write_text(fingerprint + "\n")
+    return result
+
+
+def project_fingerprint() -> str:
+    """A hash of every file that shapes what the models build (SQL, YAML, seeds)."""
+    digest = hashlib.sha256()
+    for path in sorted(PROJECT_DIR.rglob("*")):
+        parts = path.relative_to(PROJECT_DIR).parts
+        if not path.is_file() or parts[0] in {"target", "logs", "dbt_packages"}:
+            continue
+        if path.suffix in {".sql", ".yml", ".yaml", ".csv"}:
+            digest.update("/".join(parts).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def docs_generate(

@@ -1,5 +1,6 @@
 -- Attendees of group appointments: one patient's place in one class. `arrived` is null until
 -- the class is marked; a cancelled place has `cancelled_at`.
+{{ incremental_staging('attendee_id') }}
 with
 
 source as (

@@ -1,6 +1,7 @@
 -- Communications, metadata only (content, subject and addresses never reach the landing):
 -- kind, category, direction and time per patient. The first outbound one after a referral is
 -- the "contacted" signal.
+{{ incremental_staging('communication_id') }}
 with
 
 source as (

@@ -1,5 +1,6 @@
 -- Contacts are referrers (doctors, other professionals, 3rd-party payers). Their professional
 -- identity is kept on purpose: partners are named in the report (docs/contracts.md).
+{{ incremental_staging('contact_id') }}
 with
 
 source as (

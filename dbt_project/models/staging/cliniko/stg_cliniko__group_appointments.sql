@@ -1,5 +1,6 @@
 -- Group appointments (classes). Who attended is in `stg_cliniko__attendees`; `patient_ids` is
 -- Cliniko's list of the class's patients, as text.
+{{ incremental_staging('group_appointment_id') }}
 with
 
 source as (

@@ -1,3 +1,4 @@
+{{ incremental_staging('appointment_id') }}
 with
 
 source as (

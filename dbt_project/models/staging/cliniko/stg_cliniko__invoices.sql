@@ -1,6 +1,7 @@
 -- Invoices. Revenue counts an invoice unless it is deleted (`deleted_at`) or cancelled:
 -- Cliniko has no "cancelled" status; an invoice closed without being paid (status 30 "Closed",
 -- or `closed_at` set on an invoice that is not status 20 "Paid") is treated as cancelled.
+{{ incremental_staging('invoice_id') }}
 with
 
 source as (

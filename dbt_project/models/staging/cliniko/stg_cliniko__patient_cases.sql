@@ -1,5 +1,6 @@
 -- A patient case is a referral (an episode of care). `created_at` is when it was received; a
 -- `contact` link names the referrer.
+{{ incremental_staging('patient_case_id') }}
 with
 
 source as (

@@ -1,5 +1,6 @@
 -- Intake forms. `content` is dropped at landing; `heard_about_answer` is the answer to the
 -- configured "how did you hear about us" question. `created_at` is when the form was sent.
+{{ incremental_staging('patient_form_id') }}
 with
 
 source as (

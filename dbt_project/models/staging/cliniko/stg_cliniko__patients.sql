@@ -1,5 +1,6 @@
 -- Patients arrive pseudonymised (flows/land.py): no names, contact details or full date of
 -- birth; `patient_key` is the stable HMAC key.
+{{ incremental_staging('patient_id') }}
 with
 
 source as (

@@ -3,6 +3,7 @@
 -- latest version wins.
 -- Simplification: DESIGN.md asks for the source "snapshotted when the referral was first seen";
 -- this keeps the latest version, which equals the snapshot unless the clinic edits it later.
+{{ incremental_staging('patient_id') }}
 {% set patient_id_expression -%}
     coalesce(
         {{ json_link_id('record', 'patient') }},
