@@ -37,16 +37,16 @@
 {%- endmacro %}
 
 {#- The lineage and lifecycle columns every Cliniko staging model ends with. -#}
-{% macro cliniko_record_columns() -%}
-        {{ json_timestamp('record', 'created_at') }} as created_at,
+{% macro cliniko_record_columns(record='record') -%}
+        {{ json_timestamp(record, 'created_at') }} as created_at,
         coalesce(
-            {{ json_timestamp('record', 'updated_at') }},
+            {{ json_timestamp(record, 'updated_at') }},
             cast(nullif(updated_at, '') as timestamp with time zone)
         ) as updated_at,
-        {{ json_timestamp('record', 'archived_at') }} as archived_at,
-        {{ json_timestamp('record', 'deleted_at') }} as deleted_at,
-        {{ json_text('record', 'archived_at') }} is not null as is_archived,
-        {{ json_text('record', 'deleted_at') }} is not null as is_deleted,
+        {{ json_timestamp(record, 'archived_at') }} as archived_at,
+        {{ json_timestamp(record, 'deleted_at') }} as deleted_at,
+        {{ json_text(record, 'archived_at') }} is not null as is_archived,
+        {{ json_text(record, 'deleted_at') }} is not null as is_deleted,
         cast(source_kind as varchar) as source_kind,
         cast(account as varchar) as account,
         cast(extracted_at as timestamp with time zone) as extracted_at,
