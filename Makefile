@@ -10,7 +10,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test bench lint format clean
+.PHONY: help install demo test bench bench-scale lint format clean
 
 help: ## list the verbs
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,10 @@ test: install ## run the test suite (real Prefect, dbt, GX, Evidence)
 bench: $(VENV)/.synced reports/node_modules/.installed ## benchmarks vs dlt and raw DuckDB (~20 min); writes bench/results/
 	$(UV) sync --frozen --extra dev --extra bench --python python3.11
 	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
+
+bench-scale: $(VENV)/.synced ## transforms at 1, 10 and 50 clinics (~1 M referrals; most of an hour)
+	$(UV) sync --frozen --extra dev --extra bench --python python3.11
+	$(VENV)/bin/python bench/run.py --only transform --clinics 1,10,50 $(BENCH_ARGS)
 
 lint: $(VENV)/.synced ## ruff lint and format check
 	$(VENV)/bin/ruff check flows tests bench
