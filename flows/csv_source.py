@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -393,10 +394,12 @@ class ParsedExport:
     def _read(self, path: Path, header: list[str], sql: _Sql, mapping: ExportMapping) -> None:
         con = self.con
         con.execute("set TimeZone = 'UTC'")
+        # DuckDB reads a path as a glob: `exports [May]/a.csv` would be `exports M/a.csv`.
         columns = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in header) + "}"
         con.execute(
             "create table export as select * from read_csv("
-            f"{_lit(str(path))}, header = true, auto_detect = false, columns = {columns}, "
+            f"{_lit(glob.escape(str(path)))}, header = true, auto_detect = false, "
+            f"columns = {columns}, "
             f"delim = {_lit(mapping.csv.delimiter)}, quote = {_lit(mapping.csv.quote)}, "
             f"escape = {_lit(mapping.csv.quote)}, encoding = {_lit(mapping.csv.encoding)}, "
             "store_rejects = true, rejects_limit = 0)"
@@ -572,7 +575,14 @@ def _matching_files(pattern: str) -> list[Path]:
     if Path(pattern).is_file():
         return [Path(pattern)]
     if glob.has_magic(pattern):
-        found = [Path(p) for p in glob.glob(pattern) if Path(p).is_file()]
+        # Likewise the deepest folder that exists as written: `exports [May]/*.csv` is that folder.
+        folder = next(p for p in Path(pattern).parents if p.is_dir())
+        rest = str(Path(pattern).relative_to(folder))
+        found = [
+            Path(p)
+            for p in glob.glob(os.path.join(glob.escape(str(folder)), rest))
+            if Path(p).is_file()
+        ]
         # Oldest export first: a later landing wins in staging, and names sort "-10" before "-9".
         return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.name))
     return []
@@ -729,7 +739,7 @@ def land_clinics(source: CsvSource, home: Path, run_id: str, seen: set[str]) -> 
     if any(stream_dir.glob("*.parquet")):
         rows = duckdb.execute(
             "select record from read_parquet($glob) order by extracted_at, run_id",
-            {"glob": str(stream_dir / "*.parquet")},
+            {"glob": f"{glob.escape(str(stream_dir))}/*.parquet"},
         ).fetchall()
         for (record,) in rows:
             clinic = json.loads(record)

@@ -319,6 +319,11 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
+def sql_string(text: str) -> str:
+    """`text` as a SQL string literal (a home may be `/srv/o'brien`)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
