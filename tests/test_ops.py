@@ -383,6 +383,45 @@ def test_a_full_disk_fails_once_with_what_to_do_alerts_and_leaves_no_partial_fil
     assert stopped and f"{stopped.group(1)}.json" not in {c.name for c in cursors}
 
 
+def _on_read_only_home(home: Path, *args: str) -> subprocess.CompletedProcess:
+    """`refnet ARGS` with `home` mounted read-only, in a mount namespace of its own (a real
+    EROFS for root too, whom permission bits do not stop; the mount ends with the process)."""
+    script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
+    return subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, str(home)]
+        + [REFNET, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **_env()},
+        cwd=REPO,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize("command", ["publish", "resync", "demo"])
+def test_a_read_only_home_is_refused_in_one_line_naming_it(tmp_path: Path, command: str):
+    home = tmp_path / "home"
+    (home / "warehouse").mkdir(parents=True)
+    duckdb.connect(str(home / "warehouse" / "refnet.duckdb")).close()  # something to publish
+    config = tmp_path / "c.yml"
+    config.write_text(
+        "sources: [{name: x, kind: cliniko, api_key: k, contact_email: a@b.co,"
+        " base_url: 'http://127.0.0.1:9/v1'}]\n"
+    )
+    args = {
+        "publish": ["publish"],
+        "resync": ["resync", "--config", str(config)],
+        "demo": ["demo", "--scale", "0.05"],
+    }[command]
+    result = _on_read_only_home(home, *args, "--home", str(home))
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.splitlines() == [
+        f"cannot write to the data directory {home}: Read-only file system; "
+        "choose another --home or fix its permissions"
+    ]
+    assert sorted(p.name for p in home.rglob("*")) == ["refnet.duckdb", "warehouse"]
+
+
 def test_status_after_a_demo_lists_the_run_with_stages_and_rows(demo_home: Path):
     result = refnet("status", "--home", str(demo_home))
     assert result.returncode == 0, result.stderr
