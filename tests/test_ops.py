@@ -422,6 +422,37 @@ def test_a_read_only_home_is_refused_in_one_line_naming_it(tmp_path: Path, comma
     assert sorted(p.name for p in home.rglob("*")) == ["refnet.duckdb", "warehouse"]
 
 
+@pytest.mark.parametrize(
+    "args, env",
+    [
+        (["run", "--config", "c.yml", "--home", "s3://clinic-bucket/refnet"], {}),
+        (["demo", "--home", "s3://clinic-bucket/refnet"], {}),
+        (["status", "--home", "gs://clinic-bucket/refnet"], {}),
+        (["export", "out"], {"REFNET_HOME": "s3://clinic-bucket/refnet"}),
+    ],
+)
+def test_a_url_as_home_is_refused_instead_of_making_a_local_folder(tmp_path: Path, args, env):
+    (tmp_path / "c.yml").write_text(
+        "sources: [{name: x, kind: cliniko, api_key: k, contact_email: a@b.co,"
+        " base_url: 'http://127.0.0.1:9/v1'}]\n"
+    )
+    result = subprocess.run(
+        [REFNET, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **_env(), **env},
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    url = next(a for a in [*args, *env.values()] if "://" in a)
+    assert result.stderr.splitlines() == [
+        f"refnet: the data directory must be a local folder, not {url}; give a local path "
+        "(to keep the data on object storage, mount the bucket and give the mount's path)"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yml"]
+
+
 def test_status_after_a_demo_lists_the_run_with_stages_and_rows(demo_home: Path):
     result = refnet("status", "--home", str(demo_home))
     assert result.returncode == 0, result.stderr
