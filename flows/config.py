@@ -225,7 +225,7 @@ class FhirSource(_Strict):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        return _iana_zone(v)
+        return iana_zone(v)
 
     @field_validator("resources")
     @classmethod
@@ -291,7 +291,7 @@ class CsvSource(_Strict):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        return _iana_zone(v)
+        return iana_zone(v)
 
     def resolve_secrets(self) -> list[str]:
         return []  # files on disk: no credential
@@ -342,7 +342,7 @@ def _warehouse_zones() -> frozenset[str]:
         con.close()
 
 
-def _iana_zone(v: str) -> str:
+def iana_zone(v: str) -> str:
     # Python alone accepts host aliases such as `localtime`; the warehouse (DuckDB) and Prefect's
     # schedules do not, so a zone must be known to both.
     try:
@@ -381,7 +381,7 @@ class Schedule(_Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        return _iana_zone(v)
+        return iana_zone(v)
 
 
 class SecretRef(_Strict):

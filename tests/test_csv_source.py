@@ -428,6 +428,21 @@ def test_bad_mapping_is_refused_with_the_key_named(clinic, tmp_path, change, mes
     assert message in str(err.value) and "mapping.yml" in str(err.value)
 
 
+@pytest.mark.parametrize("zone", ["localtime", "posixrules", "right/UTC"])
+def test_a_host_zone_alias_in_the_mapping_fails_config_check_not_the_run(clinic, tmp_path, zone):
+    """Python reads these host aliases, the warehouse does not: checked as the source's zone."""
+    mapping = MAPPING.replace(
+        'format: ["%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M"]}',
+        f'format: ["%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M"], time_zone: {zone}}}',
+    )
+    assert f"time_zone: {zone}" in mapping
+    config = clinic(HEADER, mapping_text=mapping)
+    result = refnet("config", "check", str(config))
+    assert result.returncode == 2, result.stdout
+    assert f"appointments.starts_at.time_zone: '{zone}' is not an IANA time zone" in result.stderr
+    assert "mapping.yml" in result.stderr
+
+
 def test_bad_source_config_is_refused_with_the_key_named(clinic, tmp_path):
     with pytest.raises(ConfigError, match=r"sources\[0\].csv.time_zone: 'Mars/Base'"):
         load_config(clinic(HEADER, time_zone="Mars/Base"))
