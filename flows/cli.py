@@ -139,6 +139,8 @@ def demo(
     from flows.demo import demo_session
 
     home_dir = resolve_home(home)
+    _quiet_tools(home_dir)
+    _prepare_home(home_dir)  # before the sandbox starts and its config is written there
     with demo_session(home_dir, seed=seed, scale=scale) as config_path:
         _run_nightly(config_path, home_dir, demo=True)
 
@@ -164,11 +166,12 @@ def publish(
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
     _quiet_tools(home_dir)
+    if not (home_dir / "warehouse" / "refnet.duckdb").is_file():
+        _fail(f"no warehouse in {home_dir}; run `refnet run` first", EXIT_FAILED)
+    _prepare_home(home_dir)  # before Prefect is imported: it wants a writable home too
     from flows.lock import RunLocked
     from flows.nightly import RunFailed, republish
 
-    if not (home_dir / "warehouse" / "refnet.duckdb").is_file():
-        _fail(f"no warehouse in {home_dir}; run `refnet run` first", EXIT_FAILED)
     try:
         summary = republish(cfg.gate if cfg else GateConfig(), home_dir)
     except (RunFailed, RunLocked) as exc:
@@ -211,7 +214,7 @@ def resync(
     from flows.config import ConfigError, load_config, resolve_home
     from flows.extract import extract_source, reset_cursors
     from flows.http import SourceError
-    from flows.land import LandingError, new_run_id
+    from flows.land import DiskFullError, LandingError, new_run_id
     from flows.lock import RunLocked, run_lock
 
     try:
@@ -224,6 +227,7 @@ def resync(
         _fail(f"{config}: no source named '{source}' (sources: {names})", EXIT_CONFIG)
     home_dir = resolve_home(home)
     _quiet_tools(home_dir)
+    _prepare_home(home_dir)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     run_id = new_run_id()
     try:
@@ -238,7 +242,7 @@ def resync(
                 typer.echo(f"{src.name}: re-synced {total} records in {len(results)} streams")
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
-    except (SourceError, LandingError, RunLocked) as exc:
+    except (SourceError, LandingError, DiskFullError, RunLocked) as exc:
         _fail(f"refnet resync failed: {exc}\nRun it again; the next run resumes.", EXIT_FAILED)
 
 

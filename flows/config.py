@@ -225,7 +225,7 @@ class FhirSource(_Strict):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        return _iana_zone(v)
+        return iana_zone(v)
 
     @field_validator("resources")
     @classmethod
@@ -291,7 +291,7 @@ class CsvSource(_Strict):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        return _iana_zone(v)
+        return iana_zone(v)
 
     def resolve_secrets(self) -> list[str]:
         return []  # files on disk: no credential
@@ -342,7 +342,7 @@ def _warehouse_zones() -> frozenset[str]:
         con.close()
 
 
-def _iana_zone(v: str) -> str:
+def iana_zone(v: str) -> str:
     # Python alone accepts host aliases such as `localtime`; the warehouse (DuckDB) and Prefect's
     # schedules do not, so a zone must be known to both.
     try:
@@ -381,7 +381,7 @@ class Schedule(_Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        return _iana_zone(v)
+        return iana_zone(v)
 
 
 class SecretRef(_Strict):
@@ -609,8 +609,20 @@ def _with_csv_mappings(config: Config, path: Path) -> Config:
     return config.model_copy(update={"sources": sources})
 
 
+# `s3://bucket/x` as a Path is `s3:/bucket/x`: a scheme, a colon and a slash.
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/+")
+
+
 def resolve_home(home: Path | None) -> Path:
     """`--home`, else `$REFNET_HOME`, else `.refnet/` in the working directory."""
     if home is None:
         home = settings().home or Path(".refnet")
+    url = _URL.match(str(home))
+    if url:
+        # Locks, DuckDB files, Prefect's database and the site need a local file system.
+        shown = _URL.sub(f"{url.group(1)}://", str(home), count=1)
+        raise ConfigError(
+            f"the data directory must be a local folder, not {shown}; give a local path "
+            "(to keep the data on object storage, mount the bucket and give the mount's path)"
+        )
     return Path(home).resolve()

@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -50,8 +51,9 @@ log = logging.getLogger(__name__)
 SOURCE_KIND = "csv"
 # What a CSV source lands (dbt's `csv` source reads each): the two export types and its clinics.
 STREAMS = ("appointments", "patients", "clinics")
-# Ids a spreadsheet rewrote as numbers in scientific notation (9.37e+13, 9377952927E-5). They
-# are kept verbatim (each is still a distinct text) and reported so the clinic can fix them.
+# Ids a spreadsheet rewrote as numbers in scientific notation (9.37e+13, 9377952927E-5). A row's
+# own appointment id in it is quarantined (`_row_id`); patient ids are kept verbatim (each is
+# still a distinct text, the same in both exports) and reported so the clinic can fix them.
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$")
 QUARANTINE_COLUMNS = ["source_file", "file_sha256", "line", "reason", "run_id"]
 
@@ -137,6 +139,25 @@ def _text(sql: _Sql, key: str, spec: TextField, required: bool) -> None:
         sql.reasons.append(
             f"case when {value} is null then {_lit(sql.where(key, spec.column) + ': empty')} end"
         )
+
+
+def _row_id(sql: _Sql, key: str, spec: TextField) -> None:
+    """The export's own id of a row, which must tell it apart from every other row of the file:
+    a spreadsheet that read a long id as a number writes `1.23457E+11` (or rounds it to 15
+    digits), and distinct rows would merge into one downstream. All of them are quarantined."""
+    _text(sql, key, spec, required=True)
+    value = sql.values[key]
+    rows = f"count(*) over (partition by {value})"
+    also = f"case when {rows} > 1 then ' and on ' || {rows} || ' rows of this file' else '' end"
+    start = f"{_lit(sql.where(key, spec.column) + ': ')} || {_quoted(value)}"
+    what_to_do = _lit("; ids mangled by a spreadsheet: export as text")
+    sql.reasons.append(
+        f"case when {value} is null then null "
+        f"when regexp_full_match({value}, {_lit(_SCIENTIFIC.pattern)}) then {start} || "
+        f"' is in scientific notation' || {also} || {what_to_do} "
+        f"when {rows} > 1 then {start} || ' is on ' || {rows} || ' rows of this file' || "
+        f"{what_to_do} end"
+    )
 
 
 def _timestamp(sql: _Sql, key: str, spec: TimestampField, source_zone: str) -> None:
@@ -227,7 +248,7 @@ def build_sql(mapping: AppointmentMapping | PatientMapping, source_zone: str) ->
     """The value and reason expressions of one export type's mapping."""
     sql = _Sql()
     if isinstance(mapping, AppointmentMapping):
-        _text(sql, "appointment_id", mapping.appointment_id, required=True)
+        _row_id(sql, "appointment_id", mapping.appointment_id)
         _text(sql, "patient_id", mapping.patient_id, required=True)
         _status(sql, "status", mapping.status)
         for key in ("starts_at", "ends_at", "booked_at", "cancelled_at", "updated_at"):
@@ -393,10 +414,12 @@ class ParsedExport:
     def _read(self, path: Path, header: list[str], sql: _Sql, mapping: ExportMapping) -> None:
         con = self.con
         con.execute("set TimeZone = 'UTC'")
+        # DuckDB reads a path as a glob: `exports [May]/a.csv` would be `exports M/a.csv`.
         columns = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in header) + "}"
         con.execute(
             "create table export as select * from read_csv("
-            f"{_lit(str(path))}, header = true, auto_detect = false, columns = {columns}, "
+            f"{_lit(glob.escape(str(path)))}, header = true, auto_detect = false, "
+            f"columns = {columns}, "
             f"delim = {_lit(mapping.csv.delimiter)}, quote = {_lit(mapping.csv.quote)}, "
             f"escape = {_lit(mapping.csv.quote)}, encoding = {_lit(mapping.csv.encoding)}, "
             "store_rejects = true, rejects_limit = 0)"
@@ -455,12 +478,7 @@ class ParsedExport:
             }
         self.scientific_ids = con.execute(
             "select count(*) filter (where regexp_full_match(patient_id, $re)) "
-            + (
-                "+ count(*) filter (where regexp_full_match(appointment_id, $re)) "
-                if "appointment_id" in self.fields
-                else ""
-            )
-            + "from mapped where reasons is null",
+            "from mapped where reasons is null",
             {"re": _SCIENTIFIC.pattern},
         ).fetchone()[0]
 
@@ -572,7 +590,14 @@ def _matching_files(pattern: str) -> list[Path]:
     if Path(pattern).is_file():
         return [Path(pattern)]
     if glob.has_magic(pattern):
-        found = [Path(p) for p in glob.glob(pattern) if Path(p).is_file()]
+        # Likewise the deepest folder that exists as written: `exports [May]/*.csv` is that folder.
+        folder = next(p for p in Path(pattern).parents if p.is_dir())
+        rest = str(Path(pattern).relative_to(folder))
+        found = [
+            Path(p)
+            for p in glob.glob(os.path.join(glob.escape(str(folder)), rest))
+            if Path(p).is_file()
+        ]
         # Oldest export first: a later landing wins in staging, and names sort "-10" before "-9".
         return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.name))
     return []
@@ -687,7 +712,7 @@ def land_export(
         stats.quarantined += bad
     if stats.scientific_ids:
         log.warning(
-            "%s/%s: %d ids look like numbers a spreadsheet rewrote in scientific notation "
+            "%s/%s: %d patient ids look like numbers a spreadsheet rewrote in scientific notation "
             "(e.g. 9.37e+13); kept verbatim as text. Export ids as text to get the originals.",
             account,
             export_type,
@@ -729,7 +754,7 @@ def land_clinics(source: CsvSource, home: Path, run_id: str, seen: set[str]) -> 
     if any(stream_dir.glob("*.parquet")):
         rows = duckdb.execute(
             "select record from read_parquet($glob) order by extracted_at, run_id",
-            {"glob": str(stream_dir / "*.parquet")},
+            {"glob": f"{glob.escape(str(stream_dir))}/*.parquet"},
         ).fetchall()
         for (record,) in rows:
             clinic = json.loads(record)

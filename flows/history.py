@@ -20,6 +20,8 @@ from pathlib import Path
 
 import duckdb
 
+from flows.land import sql_string
+
 log = logging.getLogger(__name__)
 
 HISTORY_TABLE = "run_history"
@@ -109,7 +111,7 @@ def history_row(record: dict) -> tuple:
 
 def _carry_over(con: duckdb.DuckDBPyConnection, previous: Path) -> None:
     """Keep rows of the live file's history that no JSON record holds any more."""
-    con.execute(f"attach '{previous}' as prev (read_only)")
+    con.execute(f"attach {sql_string(str(previous))} as prev (read_only)")
     try:
         con.execute(
             f"insert into {HISTORY_TABLE} by name select * from prev.{HISTORY_TABLE} "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import array
+import contextlib
+import errno
 import hashlib
 import hmac
 import itertools
@@ -193,6 +195,23 @@ class LandingError(Exception):
     """A record could not be landed as it is; the message names stream, page and record."""
 
 
+# A full disk (or a used-up quota) is not a transient error: a retry only fills it again.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class DiskFullError(Exception):
+    """No room left for a file refnet writes; nothing half-written was kept. Not an OSError,
+    so nothing retries it as a transient I/O error."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"disk full at {path}, free space and re-run; nothing landed was lost")
+        self.path = path
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS
+
+
 @dataclass(frozen=True)
 class Pseudonymiser:
     secret: bytes
@@ -300,6 +319,11 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
+def sql_string(text: str) -> str:
+    """`text` as a SQL string literal (a home may be `/srv/o'brien`)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -352,13 +376,20 @@ def list_files(folder: str | Path, pattern: str = "*.parquet") -> list[str]:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write a file so that it either exists whole or not at all, even across a power cut."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):  # a full disk leaves no partial file behind
+            tmp.unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise DiskFullError(path) from exc
+        raise
     _fsync_dir(path.parent)
 
 

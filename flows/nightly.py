@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import time
@@ -33,12 +34,13 @@ from flows.config import (
 from flows.extract import extract_source
 from flows.gate import GateResult, load_history, results_paths, run_gate, write_results
 from flows.history import write_history
-from flows.land import new_run_id, write_atomic
+from flows.land import is_disk_full, new_run_id, write_atomic
 from flows.lock import run_lock
 from flows.publish import marts_schema, publish
 from flows.registry import land_registry, load_registry
 
 DEMO_SECRET = "refnet-demo-secret-not-for-real-data"
+log = logging.getLogger(__name__)
 
 
 STAGES = ("extract", "registry", "transform", "gate", "publish")
@@ -128,8 +130,8 @@ def _is_io_error(task, task_run, state) -> bool:
     # Retry only transient I/O; a refused key or a bad payload will fail the same way again.
     try:
         state.result()
-    except (OSError, TimeoutError):
-        return True
+    except OSError as exc:  # TimeoutError included; a full disk stays full
+        return not is_disk_full(exc)
     except Exception:
         return False
     return False
@@ -219,6 +221,18 @@ def publish_all(home: Path, run_id: str, record: dict) -> dict[str, int]:
         gate_report=results_paths(home / "runs", run_id)[1],
         before_swap=add_history,
     )
+
+
+def _write_record(home: Path, summary: RunSummary) -> str | None:
+    """Write the run's record; on failure (a full disk) say why instead of raising, so the
+    run's own outcome and its alert still go out."""
+    path = home / "runs" / f"{summary.run_id}.json"
+    try:
+        write_atomic(path, json.dumps(asdict(summary), indent=2, default=str).encode())
+    except Exception as exc:
+        log.error("run record %s not written: %s", path, exc)
+        return f"run record not written: {exc}"
+    return None
 
 
 def _timed(summary: RunSummary, name: str, fn, *args, **kwargs):
@@ -345,10 +359,7 @@ def republish(settings: GateConfig, home_dir: Path) -> dict:
             raise RunFailed(summary.text()) from exc
         finally:
             summary.finished_at = datetime.now(UTC).isoformat()
-            write_atomic(
-                home_dir / "runs" / f"{run_id}.json",
-                json.dumps(asdict(summary), indent=2, default=str).encode(),
-            )
+            _write_record(home_dir, summary)
         return asdict(summary)
 
 
@@ -364,10 +375,7 @@ def _nightly(config: Config, home_dir: Path, demo: bool) -> dict:
 
     def record_stop(signal_name: str) -> None:
         _mark_interrupted(summary, signal_name)
-        write_atomic(
-            home_dir / "runs" / f"{run_id}.json",
-            json.dumps(asdict(summary), indent=2, default=str).encode(),
-        )
+        _write_record(home_dir, summary)
 
     with interrupt.on_stop(record_stop):
         return _run_stages(config, home_dir, demo, run_id, summary, secrets)
@@ -422,19 +430,19 @@ def _run_stages(
         # Exception texts can quote a key or URL: nothing leaves this run unscrubbed.
         summary.error = redact(summary.error, secrets)
         summary.gate = redact(summary.gate, secrets)
-        write_atomic(
-            home_dir / "runs" / f"{run_id}.json",
-            json.dumps(asdict(summary), indent=2, default=str).encode(),
-        )
+        text = summary.text()
+        not_recorded = _write_record(home_dir, summary)
+        if not_recorded:
+            text += f"\n  {not_recorded}"
         try:
             create_markdown_artifact(
-                markdown=f"```\n{summary.text()}\n```",
+                markdown=f"```\n{text}\n```",
                 key="nightly-summary",
                 description="refnet nightly run summary",
             )
         except Exception:  # the artifact is a convenience; never fail a run for it
             pass
-        sent = send_alerts(config.alerts, asdict(summary), summary.text(), secrets)
+        sent = send_alerts(config.alerts, asdict(summary), text, secrets)
         if sent:
             get_run_logger().info("alert sent (%s) for run %s", ", ".join(sent), run_id)
     return asdict(summary)

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from flows.gate import write_history_table
-from flows.land import _fsync_dir
+from flows.land import _fsync_dir, sql_string
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def copy_marts(
     con = duckdb.connect(str(target))
     counts: dict[str, int] = {}
     try:
-        con.execute(f"attach '{warehouse}' as wh (read_only)")
+        con.execute(f"attach {sql_string(str(warehouse))} as wh (read_only)")
         for table in tables:
             con.execute(f'create table main."{table}" as select * from wh."{schema}"."{table}"')
             counts[table] = con.execute(f'select count(*) from main."{table}"').fetchone()[0]

@@ -141,3 +141,62 @@ def test_no_export_patient_id_reaches_a_published_mart(two_sources):
     }
     con.close()
     assert len(columns) > 50 and hits == {}
+
+
+def test_a_home_and_exports_with_quotes_and_brackets_in_their_paths(tmp_path: Path):
+    """`--home "/srv/o'brien clinic [2]"`: no path reaches DuckDB as SQL or as a glob. The
+    cheapest real run past transform: a CSV source alone (the gate then blocks on empty
+    referrals), then publishing's copy and the export on that warehouse."""
+    from test_csv_source import GOOD, HEADER, MAPPING
+
+    from flows.history import write_history
+    from flows.publish import copy_marts, marts_schema
+
+    exports = tmp_path / "exports [May]"
+    exports.mkdir()
+    (exports / "appointments-05.csv").write_text(HEADER + "".join(GOOD))
+    # What `exports [May]` matches as a glob: another folder's file.
+    decoy = tmp_path / "exports M"
+    decoy.mkdir()
+    (decoy / "appointments-05.csv").write_text(HEADER + GOOD[0].replace("A1", "DECOY"))
+    (tmp_path / "mapping.yml").write_text(MAPPING)
+    config = tmp_path / "refnet.yml"
+    source = {
+        "name": "obrien",
+        "kind": "csv",
+        "mapping": "mapping.yml",
+        "time_zone": "Europe/London",
+        "files": {"appointments": "exports [May]/appointments-*.csv"},
+    }
+    config.write_text(yaml.safe_dump({"sources": [source], "as_of": "2026-04-30"}))
+    home = tmp_path / "o'brien clinic [2]"
+    result = refnet(
+        "run",
+        "--config",
+        str(config),
+        "--home",
+        str(home),
+        env={"REFNET_PSEUDONYM_SECRET": SECRET},
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out[-3000:]
+    (record,) = [json.loads(p.read_text()) for p in (home / "runs").glob("*.json")]
+    assert record["stages"]["transform"]["status"] == "ok", out[-3000:]
+    assert (record["status"], record["failed_stage"]) == ("blocked", "gate")
+    warehouse = home / "warehouse" / "refnet.duckdb"
+    schema = marts_schema(warehouse)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    ids = con.sql(f"select appointment_id from {schema}.appointments order by 1").fetchall()
+    con.close()
+    assert ids == [("csv:obrien:A1",), ("csv:obrien:A2",), ("csv:obrien:A3",)]
+
+    published = home / "published" / "marts.duckdb"
+    published.parent.mkdir()
+    assert copy_marts(warehouse, schema, published, gate_history=[])["appointments"] == 3
+    staged = home / "published" / "staged [new].duckdb"
+    copy_marts(warehouse, schema, staged)
+    assert write_history(staged, home, {**record, "run_id": "now"}, previous=published) == 2
+    out_dir = tmp_path / "o'brien export [1]"
+    exported = refnet("export", str(out_dir), "--home", str(home), "--format", "csv")
+    assert exported.returncode == 0, exported.stderr
+    assert len((out_dir / "appointments.csv").read_text().splitlines()) == 4

@@ -7,6 +7,7 @@ import csv
 import json
 import re
 import zipfile
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -293,6 +294,39 @@ def test_bad_date_bad_status_and_malformed_lines_are_quarantined_with_line_numbe
     assert "appointments 3 (4 quarantined)" in summary.text()
 
 
+def test_appointment_ids_a_spreadsheet_mangled_are_quarantined_not_merged(clinic, tmp_path):
+    """Excel writes a long id column as `1.23457E+11` (or rounds it to 15 digits): three
+    appointments then read as one. None lands, each is quarantined with what to do."""
+    rows = [
+        *GOOD,
+        "1.23457E+11,P4,Attended,01/04/2026 09:00,,,Di Example\n",  # line 5
+        "1.23457E+11,P5,DNA,02/04/2026 09:00,,,Ed Example\n",
+        "1.23457E+11,P6,Attended,03/04/2026 09:00,,,Flo Example\n",
+        "123456789012345000,P7,Attended,04/04/2026 09:00,,,Gus Example\n",  # line 8
+        "9.1E+3,P8,Booked,05/04/2026 09:00,,,Hal Example\n",
+        "123456789012345000,P9,Cancelled,06/04/2026 09:00,,,Ivy Example\n",  # line 10
+    ]
+    config = clinic(HEADER + "".join(rows), max_quarantined_share=0.9)
+    stats = run(config, tmp_path / "home")["appointments"]
+    assert (stats.records, stats.quarantined) == (3, 6)  # every row accounted for
+    assert sorted(r["appointment_id"] for r in landed(tmp_path / "home", "appointments")) == [
+        "A1",
+        "A2",
+        "A3",
+    ]
+    reasons = {int(q["line"]): q["reason"] for q in quarantined(tmp_path / "home", "appointments")}
+    assert sorted(reasons) == [5, 6, 7, 8, 9, 10]
+    for reason in reasons.values():
+        assert reason.startswith("Appt (appointment_id): ")
+        assert "ids mangled by a spreadsheet: export as text" in reason
+    assert "'1.23457E+11' is in scientific notation and on 3 rows of this file" in reasons[5]
+    assert "'9.1E+3' is in scientific notation;" in reasons[9]
+    assert "'123456789012345000' is on 2 rows of this file;" in reasons[10]
+    summary = RunSummary(run_id="r", home="h", started_at=datetime.now(UTC).isoformat())
+    summary.streams["clinic"] = [asdict(stats)]
+    assert "appointments 3 (6 quarantined)" in summary.text()
+
+
 def test_a_file_mostly_unmappable_is_refused_whole(clinic, tmp_path):
     body = HEADER + "".join(g.replace("Attended", "Came").replace("DNA", "Absent") for g in GOOD)
     with pytest.raises(ExportError) as err:
@@ -392,6 +426,21 @@ def test_bad_mapping_is_refused_with_the_key_named(clinic, tmp_path, change, mes
     with pytest.raises(ConfigError) as err:
         load_config(config)
     assert message in str(err.value) and "mapping.yml" in str(err.value)
+
+
+@pytest.mark.parametrize("zone", ["localtime", "posixrules", "right/UTC"])
+def test_a_host_zone_alias_in_the_mapping_fails_config_check_not_the_run(clinic, tmp_path, zone):
+    """Python reads these host aliases, the warehouse does not: checked as the source's zone."""
+    mapping = MAPPING.replace(
+        'format: ["%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M"]}',
+        f'format: ["%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M"], time_zone: {zone}}}',
+    )
+    assert f"time_zone: {zone}" in mapping
+    config = clinic(HEADER, mapping_text=mapping)
+    result = refnet("config", "check", str(config))
+    assert result.returncode == 2, result.stdout
+    assert f"appointments.starts_at.time_zone: '{zone}' is not an IANA time zone" in result.stderr
+    assert "mapping.yml" in result.stderr
 
 
 def test_bad_source_config_is_refused_with_the_key_named(clinic, tmp_path):

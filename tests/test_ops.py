@@ -11,6 +11,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -289,6 +290,167 @@ def test_failing_run_alerts_once_with_the_stage_and_no_secret(tmp_path: Path, wo
         for secret in secrets:
             assert secret.encode() not in content, f"{where} holds a secret"
     assert len(places) > 4
+
+
+# `refnet` with the disk under the landing (flows.land's file writes) holding only BUDGET more
+# bytes: a write that does not fit keeps what fitted and fails with ENOSPC, as a full disk does,
+# and so does every write after it. Everything else (Prefect, the sandbox, alerts) is real.
+_FULL_DISK = """
+import errno, os, sys
+import flows.land
+budget = int(sys.argv.pop(1))
+real_open = open
+
+class Disk:
+    def __init__(self, fh):
+        self.fh = fh
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        self.fh.close()
+    def write(self, data):
+        global budget
+        self.fh.write(data[: max(budget, 0)])
+        budget -= len(data)
+        if budget < 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return len(data)
+    def flush(self):
+        self.fh.flush()
+    def fileno(self):
+        return self.fh.fileno()
+
+def nearly_full_open(path, mode="r", *args, **kwargs):
+    fh = real_open(path, mode, *args, **kwargs)
+    return Disk(fh) if "w" in mode else fh
+
+flows.land.open = nearly_full_open
+from flows.cli import main
+sys.argv[0] = "refnet"
+main()
+"""
+
+
+def test_a_full_disk_fails_once_with_what_to_do_alerts_and_leaves_no_partial_file(
+    tmp_path: Path, world
+):
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    _Receiver.posts = []
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    webhook = f"http://127.0.0.1:{receiver.server_address[1]}/hooks/{WEBHOOK_TOKEN}"
+    home = tmp_path / "home"
+    try:
+        with running_sandbox(world, api_key=API_KEY, requests_per_minute=0) as base_url:
+            config = _write_config(
+                tmp_path / "cfg", base_url, world, {"webhook": {"env": "OPS_TEST_WEBHOOK"}}
+            )
+            # 20 kB: the first streams land, a later batch fills the disk.
+            result = subprocess.run(
+                [sys.executable, "-c", _FULL_DISK, "20000", "run", "--config", str(config)]
+                + ["--home", str(home)],
+                capture_output=True,
+                text=True,
+                env={**os.environ, **_env(OPS_TEST_WEBHOOK=webhook)},
+                cwd=REPO,
+                timeout=900,
+            )
+    finally:
+        receiver.shutdown()
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out[-4000:]
+    assert "disk full at " in result.stderr
+    assert "free space and re-run; nothing landed was lost" in result.stderr
+    assert "refnet run failed: OSError" not in result.stderr
+    # Not retried as if it were a network blip: the task ran once.
+    assert "Retry 1/2" not in out and "AwaitingRetry" not in out, out[-4000:]
+    # The run record did not fit either, and the alert went out all the same.
+    assert len(_Receiver.posts) == 1, out[-4000:]
+    alert = json.loads(_Receiver.posts[0][1])
+    assert (alert["status"], alert["failed_stage"]) == ("failed", "extract")
+    assert "disk full at " in alert["text"]
+    assert [p for p in home.rglob("*") if p.name.endswith(".tmp")] == []
+    # What landed before the disk filled is whole, and no cursor moved past what landed.
+    batches = list((home / "raw").rglob("*.parquet"))
+    assert batches
+    for batch in batches:
+        duckdb.sql(f"select count(*) from read_parquet('{batch}')").fetchone()
+    cursors = list((home / "state" / "cliniko" / "headingley").glob("*.json"))
+    assert cursors
+    for cursor in cursors:
+        landed = home / "raw" / "cliniko" / "headingley" / cursor.stem
+        assert list(landed.glob("*.parquet")), f"{cursor.stem}: a cursor without its data"
+    stopped = re.search(r"disk full at \S+/raw/cliniko/headingley/(\w+)/", result.stderr)
+    assert stopped and f"{stopped.group(1)}.json" not in {c.name for c in cursors}
+
+
+def _on_read_only_home(home: Path, *args: str) -> subprocess.CompletedProcess:
+    """`refnet ARGS` with `home` mounted read-only, in a mount namespace of its own (a real
+    EROFS for root too, whom permission bits do not stop; the mount ends with the process)."""
+    script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
+    return subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, str(home)]
+        + [REFNET, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **_env()},
+        cwd=REPO,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize("command", ["publish", "resync", "demo"])
+def test_a_read_only_home_is_refused_in_one_line_naming_it(tmp_path: Path, command: str):
+    home = tmp_path / "home"
+    (home / "warehouse").mkdir(parents=True)
+    duckdb.connect(str(home / "warehouse" / "refnet.duckdb")).close()  # something to publish
+    config = tmp_path / "c.yml"
+    config.write_text(
+        "sources: [{name: x, kind: cliniko, api_key: k, contact_email: a@b.co,"
+        " base_url: 'http://127.0.0.1:9/v1'}]\n"
+    )
+    args = {
+        "publish": ["publish"],
+        "resync": ["resync", "--config", str(config)],
+        "demo": ["demo", "--scale", "0.05"],
+    }[command]
+    result = _on_read_only_home(home, *args, "--home", str(home))
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.splitlines() == [
+        f"cannot write to the data directory {home}: Read-only file system; "
+        "choose another --home or fix its permissions"
+    ]
+    assert sorted(p.name for p in home.rglob("*")) == ["refnet.duckdb", "warehouse"]
+
+
+@pytest.mark.parametrize(
+    "args, env",
+    [
+        (["run", "--config", "c.yml", "--home", "s3://clinic-bucket/refnet"], {}),
+        (["demo", "--home", "s3://clinic-bucket/refnet"], {}),
+        (["status", "--home", "gs://clinic-bucket/refnet"], {}),
+        (["export", "out"], {"REFNET_HOME": "s3://clinic-bucket/refnet"}),
+    ],
+)
+def test_a_url_as_home_is_refused_instead_of_making_a_local_folder(tmp_path: Path, args, env):
+    (tmp_path / "c.yml").write_text(
+        "sources: [{name: x, kind: cliniko, api_key: k, contact_email: a@b.co,"
+        " base_url: 'http://127.0.0.1:9/v1'}]\n"
+    )
+    result = subprocess.run(
+        [REFNET, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **_env(), **env},
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    url = next(a for a in [*args, *env.values()] if "://" in a)
+    assert result.stderr.splitlines() == [
+        f"refnet: the data directory must be a local folder, not {url}; give a local path "
+        "(to keep the data on object storage, mount the bucket and give the mount's path)"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yml"]
 
 
 def test_status_after_a_demo_lists_the_run_with_stages_and_rows(demo_home: Path):
