@@ -12,6 +12,10 @@ Values only known at run time are GX suite parameters (`{"$PARAMETER": name}`), 
 - `min_known_share`        1 - `gate.max_unknown_share`
 
 `source_freshness` is a source-level table the gate builds itself from `<home>/state/` cursors.
+
+A suite whose `meta.needs` is `referrals` checks a mart built from referrals. When no configured
+source provides referrals (a CSV-only clinic: exports carry appointments only) and that mart is
+empty, its checks are *not applicable*: recorded, shown, never blocking.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import html
 import json
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,15 +52,20 @@ class CheckResult:
     check: str
     column: str | None
     severity: str  # blocking | warning
-    passed: bool
+    passed: bool | None  # None: not applicable (not evaluated)
     observed: str | None
     rows_affected: int | None
     expectation: str = ""
     expected: str | None = None
+    applicable: bool = True
+
+    @property
+    def failed(self) -> bool:
+        return self.applicable and not self.passed
 
     @property
     def blocks(self) -> bool:
-        return not self.passed and self.severity == "blocking"
+        return self.failed and self.severity == "blocking"
 
 
 @dataclass(frozen=True)
@@ -70,18 +80,26 @@ class GateResult:
 
     @property
     def failures(self) -> list[CheckResult]:
-        return [c for c in self.checks if not c.passed]
+        return [c for c in self.checks if c.failed]
+
+    @property
+    def not_applicable(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.applicable]
 
     def headline(self) -> str:
         blocking = sum(c.blocks for c in self.checks)
         warned = len(self.failures) - blocking
+        skipped = f", {len(self.not_applicable)} not applicable" if self.not_applicable else ""
         return (
             f"gate {'passed' if self.passed else 'BLOCKED'}: {len(self.checks)} checks, "
-            f"{blocking} blocking failures, {warned} warnings"
+            f"{blocking} blocking failures, {warned} warnings{skipped}"
         )
 
     def summary(self) -> str:
         lines = [self.headline()]
+        if self.not_applicable:
+            tables = ", ".join(dict.fromkeys(c.table for c in self.not_applicable))
+            lines.append(f"  not applicable ({NO_REFERRAL_SOURCE}): {tables}")
         for c in sorted(self.failures, key=lambda c: (not c.blocks, c.table, c.check)):
             col = f".{c.column}" if c.column else ""
             rows = f", {c.rows_affected} rows" if c.rows_affected is not None else ""
@@ -95,9 +113,9 @@ class GateResult:
         """The results as a Markdown table (the run's Prefect artifact)."""
         lines = [f"**{self.headline()}**", "", "| table | check | severity | result | observed |"]
         lines.append("|---|---|---|---|---|")
-        for c in sorted(self.checks, key=lambda c: (c.passed, not c.blocks, c.table, c.check)):
+        for c in sorted(self.checks, key=_failures_first):
             name = f"{c.check} ({c.column})" if c.column else c.check
-            result = "pass" if c.passed else ("**FAIL**" if c.blocks else "warn")
+            result = _verdict(c, fail="**FAIL**", warn="warn")
             observed = (c.observed or "").replace("|", "\\|")
             lines.append(f"| {c.table} | {name} | {c.severity} | {result} | {observed} |")
         return "\n".join(lines)
@@ -117,12 +135,26 @@ class GateResult:
                 "observed": c.observed,
                 "expected": c.expected,
                 "rows_affected": c.rows_affected,
+                "applicable": c.applicable,
             }
             for c in self.checks
         ]
 
     def to_json(self) -> str:
         return json.dumps([asdict(c) for c in self.checks], indent=2, default=str)
+
+
+NO_REFERRAL_SOURCE = "no configured source provides referrals"
+
+
+def _failures_first(c: CheckResult) -> tuple:
+    return (not c.failed, not c.blocks, not c.applicable, c.table, c.check)
+
+
+def _verdict(c: CheckResult, fail: str = "FAIL", warn: str = "warning") -> str:
+    if not c.applicable:
+        return "not applicable"
+    return "pass" if c.passed else (fail if c.blocks else warn)
 
 
 def load_suites(directory: Path = EXPECTATIONS_DIR) -> dict[str, dict]:
@@ -171,6 +203,21 @@ def source_freshness(state_dir: Path, now: datetime | None = None) -> pd.DataFra
     ]
     columns = ["source_kind", "account", "streams", "last_committed_at", "age_hours"]
     return pd.DataFrame(rows, columns=columns)
+
+
+# The landed stream that carries referrals, per source kind (CSV exports have none).
+_REFERRAL_STREAMS = {"cliniko": "patient_cases", "fhir": "ServiceRequest"}
+
+
+def landed_referral_sources(raw_dir: Path) -> list[str]:
+    """The sources whose referrals were ever landed under `raw_dir` (when no config is given)."""
+    return sorted(
+        path.parent.name
+        for kind, stream in _REFERRAL_STREAMS.items()
+        for path in raw_dir.glob(f"{kind}/*/{stream}")
+        # `_none` is the transform's empty placeholder (no source name starts with `_`).
+        if path.is_dir() and not path.parent.name.startswith("_")
+    )
 
 
 def _parameters(spec: object) -> set[str]:
@@ -273,11 +320,14 @@ def run_gate(
     state_dir: Path | None = None,
     published: Path | None = None,
     run_id: str = "",
+    referral_sources: Sequence[str] | None = None,
 ) -> GateResult:
     """Validate every suite's table in `database`; a missing or unreadable table blocks.
 
     `published` is the last published marts file (the baseline of the volume checks);
-    `state_dir` holds the cursors the source-freshness suite reads.
+    `state_dir` holds the cursors the source-freshness suite reads. `referral_sources` names
+    the configured sources that provide referrals; an empty list makes the checks of an empty
+    referral mart not applicable (None: unknown, so referrals are expected).
     """
     suites = suites if suites is not None else load_suites()
     settings = settings or GateConfig()
@@ -315,6 +365,12 @@ def run_gate(
                     )
                 )
                 continue
+            needs = spec.get("meta", {}).get("needs")
+            if needs == "referrals" and referral_sources is not None and not referral_sources:
+                # Rows left by a source no longer configured are still checked as usual.
+                if frame.empty:
+                    checks.extend(_not_applicable(table, e) for e in spec["expectations"])
+                    continue
             params = {p: _resolve(p, con, schema, settings, previous) for p in _parameters(spec)}
             try:
                 suite = context.suites.add(
@@ -337,11 +393,8 @@ def run_gate(
     return GateResult(checks, run_id=run_id, checked_at=checked_at)
 
 
-def _check(table: str, r: Any, params: dict[str, Any]) -> CheckResult:
-    cfg = r.expectation_config
-    kwargs = cfg.kwargs
-    meta = cfg.meta or {}
-    column = (
+def _column(kwargs: dict) -> str | None:
+    return (
         kwargs.get("column")
         or ",".join(
             kwargs.get("column_list")
@@ -349,6 +402,28 @@ def _check(table: str, r: Any, params: dict[str, Any]) -> CheckResult:
         )
         or None
     )
+
+
+def _not_applicable(table: str, exp: dict) -> CheckResult:
+    meta = exp.get("meta") or {}
+    return CheckResult(
+        table=table,
+        check=meta.get("check", exp["type"]),
+        column=_column(exp.get("kwargs") or {}),
+        severity=meta["severity"],
+        passed=None,
+        observed=f"not applicable: {NO_REFERRAL_SOURCE}",
+        rows_affected=None,
+        expectation=exp["type"],
+        applicable=False,
+    )
+
+
+def _check(table: str, r: Any, params: dict[str, Any]) -> CheckResult:
+    cfg = r.expectation_config
+    kwargs = cfg.kwargs
+    meta = cfg.meta or {}
+    column = _column(kwargs)
     result = r.result or {}
     raised = (r.exception_info or {}).get("raised_exception")
     observed = _observed(result)
@@ -411,6 +486,7 @@ GATE_RESULTS_COLUMNS = {
     "observed": "varchar",
     "expected": "varchar",
     "rows_affected": "bigint",
+    "applicable": "boolean",
 }
 
 
@@ -423,7 +499,8 @@ def write_history_table(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any
         marks = ", ".join("?" for _ in names)
         con.executemany(
             f"insert into main.gate_results values ({marks})",
-            [[row.get(n) for n in names] for row in rows],
+            # Results written before `applicable` existed were all evaluated.
+            [[row.get(n, True if n == "applicable" else None) for n in names] for row in rows],
         )
     return con.execute("select count(*) from main.gate_results").fetchone()[0]
 
@@ -433,6 +510,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 h1{font-size:1.4em} table{border-collapse:collapse;width:100%}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f3f3f3} tr.fail td{background:#fde2e1} tr.warn td{background:#fff4d6}
+tr.na td{color:#666}
 .pass{color:#1a7f37} .fail{color:#b42318} .warn{color:#9a6700} code{font-size:.95em}
 """
 
@@ -441,9 +519,9 @@ def render_html(result: GateResult) -> str:
     """A self-contained page (no scripts, no CDN): readable offline, printable."""
     status = "passed" if result.passed else "blocked"
     body = []
-    for c in sorted(result.checks, key=lambda c: (c.passed, not c.blocks, c.table, c.check)):
-        css = "" if c.passed else ("fail" if c.blocks else "warn")
-        verdict = "pass" if c.passed else ("FAIL" if c.blocks else "warning")
+    for c in sorted(result.checks, key=_failures_first):
+        css = "na" if not c.applicable else "" if c.passed else ("fail" if c.blocks else "warn")
+        verdict = _verdict(c)
         cells = [
             c.table,
             c.check,

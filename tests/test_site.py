@@ -250,3 +250,59 @@ def test_a_second_report_build_waits_for_the_first(tmp_path: Path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def _serve(root: Path) -> tuple[ThreadingHTTPServer, str]:
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
+NO_REFERRAL_SOURCE = "No referral source is configured"
+
+
+def test_csv_only_site_shows_appointments_and_says_there_is_no_referral_source(
+    csv_only_home: dict, browser
+):
+    """A CSV-only clinic's site: every page loads clean, referral pages say why they are empty,
+    and the overview shows the export's appointments, as counted in the published mart."""
+    home = csv_only_home["home"]
+    con = duckdb.connect(str(home / "published" / "marts.duckdb"), read_only=True)
+    try:
+        months = con.sql(
+            "select strftime(starts_month, '%b %Y'), count(*), "
+            "count(*) filter (where status = 'noshow') from appointments group by 1"
+        ).fetchall()
+    finally:
+        con.close()
+    assert sum(n for _, n, _ in months) == 64
+    server, url = _serve((home / "site").resolve())
+    texts = {}
+    try:
+        for path in ("/", "/funnel", "/network", "/partners", "/partners/word-of-mouth"):
+            page, errors, status = _open(browser, url + path)
+            try:
+                if path == "/":
+                    # Evidence fills the table after the network goes quiet; the chart is drawn.
+                    page.wait_for_function(
+                        "document.body.innerText.includes('Did-not-attend rate')", timeout=30_000
+                    )
+                    drawn = page.locator("[_echarts_instance_] canvas, [_echarts_instance_] svg")
+                    assert drawn.count() >= 1
+                texts[path] = page.inner_text("body")
+            finally:
+                page.close()
+            assert status == 200 and not errors, (path, status, errors[:3])
+            assert not QUERY_ERROR.search(texts[path]), (path, texts[path][:1500])
+    finally:
+        server.shutdown()
+        server.server_close()
+    for path, text in texts.items():
+        assert NO_REFERRAL_SOURCE in text, (path, text[:1500])
+    overview = texts["/"]
+    for month, appointments, no_shows in months:
+        # One table row per month: month, appointments, attended, did not attend, ...
+        row = re.search(re.escape(month) + r"\t(\d+)\t\d+\t(\d+)\t", overview)
+        assert row, (month, overview[:2000])
+        assert (int(row.group(1)), int(row.group(2))) == (appointments, no_shows)

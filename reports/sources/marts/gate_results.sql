@@ -9,5 +9,7 @@ select
     passed,
     observed,
     expected,
-    rows_affected::bigint as rows_affected
+    rows_affected::bigint as rows_affected,
+    -- false: not evaluated (passed is null), e.g. a referral check with no referral source.
+    applicable
 from main.gate_results
