@@ -1,8 +1,11 @@
 """The publishing gate: Great Expectations suites over the marts, blocking or warning.
 
 The suites in `expectations/*.json` are the single, hand-reviewed source of every check. Each
-expectation carries `meta.check` (a short name the run summary and the site show) and
-`meta.severity` (`blocking` stops publishing, `warning` publishes with a visible warning).
+expectation carries `meta.check` (a short name the run summary and the gate report show),
+`meta.severity` (`blocking` stops publishing, `warning` publishes with a visible warning) and
+`meta.description` (what is checked, in plain words for the clinic's owner: the site's Data
+quality page shows it, with the suite's `meta.title`; `{name}`s in it are filled in from the
+parameters below and the `gate:` settings).
 Values only known at run time are GX suite parameters (`{"$PARAMETER": name}`), resolved here:
 
 - `keys__<table>__<column>` the distinct values of that column (relationships between marts)
@@ -20,6 +23,7 @@ empty, its checks are *not applicable*: recorded, shown, never blocking.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
@@ -58,6 +62,8 @@ class CheckResult:
     expectation: str = ""
     expected: str | None = None
     applicable: bool = True
+    area: str = ""  # the suite's plain title ("Referrals")
+    description: str = ""  # what was checked, in plain words
 
     @property
     def failed(self) -> bool:
@@ -136,6 +142,8 @@ class GateResult:
                 "expected": c.expected,
                 "rows_affected": c.rows_affected,
                 "applicable": c.applicable,
+                "area": c.area,
+                "description": c.description,
             }
             for c in self.checks
         ]
@@ -170,6 +178,11 @@ def load_suites(directory: Path = EXPECTATIONS_DIR) -> dict[str, dict]:
                 raise GateError(
                     f"{path}: expectations[{i}] ({exp.get('type')}): meta.severity must be "
                     f"'blocking' or 'warning', not {severity!r}"
+                )
+            if not (exp.get("meta") or {}).get("description"):
+                raise GateError(
+                    f"{path}: expectations[{i}] ({exp.get('type')}): meta.description is "
+                    "missing (what it checks, in plain words: the site shows it)"
                 )
         suites[path.stem] = spec
     return suites
@@ -365,13 +378,20 @@ def run_gate(
                     )
                 )
                 continue
+            params = {p: _resolve(p, con, schema, settings, previous) for p in _parameters(spec)}
+            area = spec.get("meta", {}).get("title", table)
+            # Descriptions may quote the suite's parameters and the gate settings.
+            words = {**settings.model_dump(), **params}
+            describe = functools.partial(_description, suite=name, params=words)
             needs = spec.get("meta", {}).get("needs")
             if needs == "referrals" and referral_sources is not None and not referral_sources:
                 # Rows left by a source no longer configured are still checked as usual.
                 if frame.empty:
-                    checks.extend(_not_applicable(table, e) for e in spec["expectations"])
+                    checks.extend(
+                        _not_applicable(table, e, area, describe(e["meta"]))
+                        for e in spec["expectations"]
+                    )
                     continue
-            params = {p: _resolve(p, con, schema, settings, previous) for p in _parameters(spec)}
             try:
                 suite = context.suites.add(
                     gx.ExpectationSuite(name=name, expectations=spec["expectations"])
@@ -387,7 +407,10 @@ def run_gate(
             outcome = validation.run(
                 batch_parameters={"dataframe": frame}, expectation_parameters=params
             )
-            checks.extend(_check(table, r, params) for r in outcome.results)
+            checks.extend(
+                _check(table, r, params, area, describe(r.expectation_config.meta or {}))
+                for r in outcome.results
+            )
     finally:
         con.close()
     return GateResult(checks, run_id=run_id, checked_at=checked_at)
@@ -404,7 +427,17 @@ def _column(kwargs: dict) -> str | None:
     )
 
 
-def _not_applicable(table: str, exp: dict) -> CheckResult:
+def _description(meta: dict, suite: str, params: dict[str, Any]) -> str:
+    try:
+        return meta.get("description", "").format_map(params)
+    except (KeyError, ValueError) as exc:
+        raise GateError(
+            f"expectations/{suite}.json: check {meta.get('check')!r}: meta.description names "
+            f"an unknown parameter or format ({exc}); see flows/gate.py for the known ones"
+        ) from None
+
+
+def _not_applicable(table: str, exp: dict, area: str, description: str) -> CheckResult:
     meta = exp.get("meta") or {}
     return CheckResult(
         table=table,
@@ -416,10 +449,12 @@ def _not_applicable(table: str, exp: dict) -> CheckResult:
         rows_affected=None,
         expectation=exp["type"],
         applicable=False,
+        area=area,
+        description=description,
     )
 
 
-def _check(table: str, r: Any, params: dict[str, Any]) -> CheckResult:
+def _check(table: str, r: Any, params: dict[str, Any], area: str, description: str) -> CheckResult:
     cfg = r.expectation_config
     kwargs = cfg.kwargs
     meta = cfg.meta or {}
@@ -440,6 +475,8 @@ def _check(table: str, r: Any, params: dict[str, Any]) -> CheckResult:
         rows_affected=result.get("unexpected_count"),
         expectation=cfg.type,
         expected=_expected(kwargs, params),
+        area=area,
+        description=description,
     )
 
 
@@ -464,14 +501,41 @@ def write_results(result: GateResult, runs_dir: Path) -> tuple[Path, Path]:
 
 
 def load_history(runs_dir: Path, limit: int = HISTORY_RUNS) -> list[dict[str, Any]]:
-    """The gate results of the last `limit` runs (newest first), from `<runs>/gate/*.json`."""
+    """The gate results of the last `limit` runs (newest first), from `<runs>/gate/*.json`.
+
+    Results written before checks had plain words get them from today's suites.
+    """
     rows: list[dict[str, Any]] = []
     for path in sorted((runs_dir / "gate").glob("*.json"), reverse=True)[:limit]:
         try:
             rows.extend(json.loads(path.read_text(encoding="utf-8")))
         except ValueError:
             continue  # written atomically, so a broken file is foreign: skip, do not guess
+    if any(not row.get("description") for row in rows):
+        _add_plain_words(rows, load_suites())
     return rows
+
+
+def _add_plain_words(rows: list[dict[str, Any]], suites: dict[str, dict]) -> None:
+    titles, words = {}, {}
+    for spec in suites.values():
+        table = spec.get("meta", {}).get("table")
+        titles[table] = spec.get("meta", {}).get("title", table)
+        for exp in spec["expectations"]:
+            key = (table, exp["meta"]["check"], _column(exp.get("kwargs") or {}))
+            words[key] = exp["meta"]["description"]
+    for row in rows:
+        if row.get("description"):
+            continue
+        table = row.get("table_name")
+        row["area"] = titles.get(table) or str(table).replace("_", " ").capitalize()
+        found = words.get((table, row.get("check_name"), row.get("column_name")), "")
+        # A description quoting a setting is not filled in: that run's settings are unknown.
+        row["description"] = (
+            found
+            if found and "{" not in found
+            else f"A check of {row['area'].lower()} (that night's gate report names it)"
+        )
 
 
 GATE_RESULTS_COLUMNS = {
@@ -487,6 +551,8 @@ GATE_RESULTS_COLUMNS = {
     "expected": "varchar",
     "rows_affected": "bigint",
     "applicable": "boolean",
+    "area": "varchar",
+    "description": "varchar",
 }
 
 
@@ -532,10 +598,11 @@ def render_html(result: GateResult) -> str:
             "" if c.rows_affected is None else str(c.rows_affected),
             c.expected or "",
             c.expectation,
+            c.description,
         ]
         tds = "".join(f"<td>{html.escape(v)}</td>" for v in cells)
         body.append(f'<tr class="{css}">{tds}</tr>')
-    heads = "table check column severity result observed rows expected expectation".split()
+    heads = "table check column severity result observed rows expected expectation what".split()
     head = "".join(f"<th>{h}</th>" for h in heads)
     title = f"refnet quality gate, run {html.escape(result.run_id)}"
     return (

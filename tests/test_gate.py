@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from conftest import csv_only_config, refnet
 
 from flows.config import GateConfig
-from flows.gate import landed_referral_sources, load_suites, run_gate
+from flows.gate import landed_referral_sources, load_history, load_suites, run_gate
 from flows.publish import PUBLISHED_MARTS
 
 
@@ -180,13 +181,21 @@ def test_unknown_share_over_the_ceiling_warns_without_blocking(demo_home: Path, 
     assert all(c.passed for c in lenient.checks if c.check == "unknown_share_under_ceiling")
 
 
+# What an owner reading the Data quality page must never see: the checks' machinery.
+TECHNICAL = re.compile(r"_|\bexpect|min_value|max_value|value_set|mostly|\bnull\b|column|mart\b")
+
+
 def test_every_check_is_named_and_marked_blocking_or_warning():
     suites = load_suites()
     assert set(PUBLISHED_MARTS) <= set(suites)
     for name, spec in suites.items():
+        assert spec["meta"]["title"] and not TECHNICAL.search(spec["meta"]["title"]), name
         for exp in spec["expectations"]:
             assert exp["meta"]["severity"] in ("blocking", "warning"), (name, exp)
             assert exp["meta"].get("check"), (name, exp)
+            # Said in plain words (its {parameters} are filled in at run time).
+            text = re.sub(r"\{[a-z_]+(:[^}]*)?\}", "N", exp["meta"]["description"])
+            assert not TECHNICAL.search(text), (name, exp["meta"])
         types = [e["type"] for e in spec["expectations"]]
         assert "expect_table_row_count_to_be_between" in types, f"{name} passes when empty"
 
@@ -286,3 +295,41 @@ def test_without_a_config_the_landed_sources_say_whether_referrals_are_expected(
         (raw / folder).mkdir(parents=True)
     assert landed_referral_sources(raw) == ["harbour", "leeds"]
     assert landed_referral_sources(tmp_path / "nothing-landed") == []
+
+
+def test_results_kept_from_before_plain_words_get_them_from_the_suites(tmp_path: Path):
+    old = [
+        {
+            "run_id": "r1",
+            "table_name": "referrals",
+            "check_name": "referral_id_unique",
+            "column_name": "referral_id",
+            "severity": "blocking",
+            "passed": False,
+        },
+        # a setting in its description (unknown for that run), and a check since renamed
+        {
+            "run_id": "r1",
+            "table_name": "source_freshness",
+            "check_name": "source_fresh",
+            "column_name": "age_hours",
+            "severity": "blocking",
+            "passed": True,
+        },
+        {
+            "run_id": "r1",
+            "table_name": "clinics",
+            "check_name": "clinic_id_be_unique",
+            "column_name": "clinic_id",
+            "severity": "blocking",
+            "passed": True,
+        },
+    ]
+    (tmp_path / "gate").mkdir()
+    (tmp_path / "gate" / "r1.json").write_text(json.dumps(old))
+    rows = load_history(tmp_path)
+    assert [(r["area"], r["description"]) for r in rows] == [
+        ("Referrals", "No referral is counted twice."),
+        ("Data sources", "A check of data sources (that night's gate report names it)"),
+        ("Clinics", "A check of clinics (that night's gate report names it)"),
+    ]

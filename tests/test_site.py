@@ -306,3 +306,42 @@ def test_csv_only_site_shows_appointments_and_says_there_is_no_referral_source(
         row = re.search(re.escape(month) + r"\t(\d+)\t\d+\t(\d+)\t", overview)
         assert row, (month, overview[:2000])
         assert (int(row.group(1)), int(row.group(2))) == (appointments, no_shows)
+
+
+def test_data_quality_page_speaks_plainly(csv_only_home: dict, browser):
+    """The owner reads what was checked in plain words; the machinery stays in the gate report."""
+    home = csv_only_home["home"]
+    server, url = _serve((home / "site").resolve())
+    try:
+        page, errors, status = _open(browser, url + "/data-quality")
+        try:
+            page.wait_for_function(
+                "document.body.innerText.includes('Every appointment has its id.')",
+                timeout=30_000,
+            )
+            text = page.inner_text("main")
+            report_link = page.locator("a[href='/gate-report.html']").count()
+        finally:
+            page.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 200 and not errors, errors[:3]
+    for technical in (
+        "expect_",
+        "min_value",
+        "value_set",
+        "unexpected",
+        "crawler",
+        "not_empty",
+        "_id",
+        "blocking",
+        "mart",
+    ):
+        assert technical not in text, (technical, text[:3000])
+    assert "There are appointments." in text and "Not applicable" in text
+    assert "Every source was read completely in the last 36 hours. Yes." in text
+    assert report_link == 1
+    # The technical detail is still there, in the report the page links to.
+    report = (home / "site" / "gate-report.html").read_text()
+    assert "expect_table_row_count_to_be_between" in report and "not_empty" in report

@@ -11,5 +11,8 @@ select
     expected,
     rows_affected::bigint as rows_affected,
     -- false: not evaluated (passed is null), e.g. a referral check with no referral source.
-    applicable
+    applicable,
+    -- What was checked, in plain words (results written before these existed: the names).
+    coalesce(area, table_name) as area,
+    coalesce(description, check_name) as description
 from main.gate_results
