@@ -173,7 +173,11 @@ def publish(
     from flows.nightly import RunFailed, republish
 
     try:
-        summary = republish(cfg.gate if cfg else GateConfig(), home_dir)
+        summary = republish(
+            cfg.gate if cfg else GateConfig(),
+            home_dir,
+            referral_sources=cfg.referral_sources() if cfg else None,
+        )
     except (RunFailed, RunLocked) as exc:
         _fail(str(exc), EXIT_FAILED)
     typer.echo(_summary_text(summary))
@@ -372,6 +376,12 @@ def config_check(config: Annotated[Path, typer.Argument(help="The run configurat
         f"{config}: ok ({len(cfg.sources)} sources; schedule '{cfg.schedule.cron}' "
         f"{cfg.schedule.timezone}; alerts: {', '.join(receivers) or 'none'})"
     )
+    if not cfg.referral_sources():
+        typer.echo(
+            "note: no source provides referrals (CSV exports carry appointments only), so the "
+            "site shows appointments and its referral pages say so; add the clinic's Cliniko "
+            "or FHIR source to see referral partners"
+        )
 
 
 @partners_app.command("validate")

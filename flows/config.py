@@ -124,6 +124,9 @@ class ClinikoSource(_Strict):
             )
         return value
 
+    def provides_referrals(self) -> bool:
+        return True  # patient cases
+
     def resolve_secrets(self) -> list[str]:
         """Every secret the source needs (checked by `config check`, scrubbed from messages)."""
         return [self.resolve_api_key()]
@@ -239,6 +242,9 @@ class FhirSource(_Strict):
                 raise ValueError(f"unknown resource types {unknown}; refnet reads {known}")
         return v
 
+    def provides_referrals(self) -> bool:
+        return self.resources is None or "ServiceRequest" in self.resources
+
     def resolve_secrets(self) -> list[str]:
         if isinstance(self.auth, BearerAuth):
             return [_env_value(self.name, self.auth.token_env, "the FHIR server's access token")]
@@ -292,6 +298,9 @@ class CsvSource(_Strict):
     @classmethod
     def _zone(cls, v: str) -> str:
         return iana_zone(v)
+
+    def provides_referrals(self) -> bool:
+        return False  # exports carry appointments and patients only
 
     def resolve_secrets(self) -> list[str]:
         return []  # files on disk: no credential
@@ -495,6 +504,10 @@ class Config(_Strict):
         if dupes:
             raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
         return v
+
+    def referral_sources(self) -> list[str]:
+        """The sources that provide referrals; none means an appointments-only site."""
+        return [s.name for s in self.sources if s.provides_referrals()]
 
     def partners_path(self) -> Path | None:
         if self.partners is None:

@@ -1,8 +1,11 @@
 """The publishing gate: Great Expectations suites over the marts, blocking or warning.
 
 The suites in `expectations/*.json` are the single, hand-reviewed source of every check. Each
-expectation carries `meta.check` (a short name the run summary and the site show) and
-`meta.severity` (`blocking` stops publishing, `warning` publishes with a visible warning).
+expectation carries `meta.check` (a short name the run summary and the gate report show),
+`meta.severity` (`blocking` stops publishing, `warning` publishes with a visible warning) and
+`meta.description` (what is checked, in plain words for the clinic's owner: the site's Data
+quality page shows it, with the suite's `meta.title`; `{name}`s in it are filled in from the
+parameters below and the `gate:` settings).
 Values only known at run time are GX suite parameters (`{"$PARAMETER": name}`), resolved here:
 
 - `keys__<table>__<column>` the distinct values of that column (relationships between marts)
@@ -12,14 +15,20 @@ Values only known at run time are GX suite parameters (`{"$PARAMETER": name}`), 
 - `min_known_share`        1 - `gate.max_unknown_share`
 
 `source_freshness` is a source-level table the gate builds itself from `<home>/state/` cursors.
+
+A suite whose `meta.needs` is `referrals` checks a mart built from referrals. When no configured
+source provides referrals (a CSV-only clinic: exports carry appointments only) and that mart is
+empty, its checks are *not applicable*: recorded, shown, never blocking.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,15 +56,22 @@ class CheckResult:
     check: str
     column: str | None
     severity: str  # blocking | warning
-    passed: bool
+    passed: bool | None  # None: not applicable (not evaluated)
     observed: str | None
     rows_affected: int | None
     expectation: str = ""
     expected: str | None = None
+    applicable: bool = True
+    area: str = ""  # the suite's plain title ("Referrals")
+    description: str = ""  # what was checked, in plain words
+
+    @property
+    def failed(self) -> bool:
+        return self.applicable and not self.passed
 
     @property
     def blocks(self) -> bool:
-        return not self.passed and self.severity == "blocking"
+        return self.failed and self.severity == "blocking"
 
 
 @dataclass(frozen=True)
@@ -70,18 +86,26 @@ class GateResult:
 
     @property
     def failures(self) -> list[CheckResult]:
-        return [c for c in self.checks if not c.passed]
+        return [c for c in self.checks if c.failed]
+
+    @property
+    def not_applicable(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.applicable]
 
     def headline(self) -> str:
         blocking = sum(c.blocks for c in self.checks)
         warned = len(self.failures) - blocking
+        skipped = f", {len(self.not_applicable)} not applicable" if self.not_applicable else ""
         return (
             f"gate {'passed' if self.passed else 'BLOCKED'}: {len(self.checks)} checks, "
-            f"{blocking} blocking failures, {warned} warnings"
+            f"{blocking} blocking failures, {warned} warnings{skipped}"
         )
 
     def summary(self) -> str:
         lines = [self.headline()]
+        if self.not_applicable:
+            tables = ", ".join(dict.fromkeys(c.table for c in self.not_applicable))
+            lines.append(f"  not applicable ({NO_REFERRAL_SOURCE}): {tables}")
         for c in sorted(self.failures, key=lambda c: (not c.blocks, c.table, c.check)):
             col = f".{c.column}" if c.column else ""
             rows = f", {c.rows_affected} rows" if c.rows_affected is not None else ""
@@ -95,9 +119,9 @@ class GateResult:
         """The results as a Markdown table (the run's Prefect artifact)."""
         lines = [f"**{self.headline()}**", "", "| table | check | severity | result | observed |"]
         lines.append("|---|---|---|---|---|")
-        for c in sorted(self.checks, key=lambda c: (c.passed, not c.blocks, c.table, c.check)):
+        for c in sorted(self.checks, key=_failures_first):
             name = f"{c.check} ({c.column})" if c.column else c.check
-            result = "pass" if c.passed else ("**FAIL**" if c.blocks else "warn")
+            result = _verdict(c, fail="**FAIL**", warn="warn")
             observed = (c.observed or "").replace("|", "\\|")
             lines.append(f"| {c.table} | {name} | {c.severity} | {result} | {observed} |")
         return "\n".join(lines)
@@ -117,12 +141,28 @@ class GateResult:
                 "observed": c.observed,
                 "expected": c.expected,
                 "rows_affected": c.rows_affected,
+                "applicable": c.applicable,
+                "area": c.area,
+                "description": c.description,
             }
             for c in self.checks
         ]
 
     def to_json(self) -> str:
         return json.dumps([asdict(c) for c in self.checks], indent=2, default=str)
+
+
+NO_REFERRAL_SOURCE = "no configured source provides referrals"
+
+
+def _failures_first(c: CheckResult) -> tuple:
+    return (not c.failed, not c.blocks, not c.applicable, c.table, c.check)
+
+
+def _verdict(c: CheckResult, fail: str = "FAIL", warn: str = "warning") -> str:
+    if not c.applicable:
+        return "not applicable"
+    return "pass" if c.passed else (fail if c.blocks else warn)
 
 
 def load_suites(directory: Path = EXPECTATIONS_DIR) -> dict[str, dict]:
@@ -138,6 +178,11 @@ def load_suites(directory: Path = EXPECTATIONS_DIR) -> dict[str, dict]:
                 raise GateError(
                     f"{path}: expectations[{i}] ({exp.get('type')}): meta.severity must be "
                     f"'blocking' or 'warning', not {severity!r}"
+                )
+            if not (exp.get("meta") or {}).get("description"):
+                raise GateError(
+                    f"{path}: expectations[{i}] ({exp.get('type')}): meta.description is "
+                    "missing (what it checks, in plain words: the site shows it)"
                 )
         suites[path.stem] = spec
     return suites
@@ -171,6 +216,21 @@ def source_freshness(state_dir: Path, now: datetime | None = None) -> pd.DataFra
     ]
     columns = ["source_kind", "account", "streams", "last_committed_at", "age_hours"]
     return pd.DataFrame(rows, columns=columns)
+
+
+# The landed stream that carries referrals, per source kind (CSV exports have none).
+_REFERRAL_STREAMS = {"cliniko": "patient_cases", "fhir": "ServiceRequest"}
+
+
+def landed_referral_sources(raw_dir: Path) -> list[str]:
+    """The sources whose referrals were ever landed under `raw_dir` (when no config is given)."""
+    return sorted(
+        path.parent.name
+        for kind, stream in _REFERRAL_STREAMS.items()
+        for path in raw_dir.glob(f"{kind}/*/{stream}")
+        # `_none` is the transform's empty placeholder (no source name starts with `_`).
+        if path.is_dir() and not path.parent.name.startswith("_")
+    )
 
 
 def _parameters(spec: object) -> set[str]:
@@ -273,11 +333,14 @@ def run_gate(
     state_dir: Path | None = None,
     published: Path | None = None,
     run_id: str = "",
+    referral_sources: Sequence[str] | None = None,
 ) -> GateResult:
     """Validate every suite's table in `database`; a missing or unreadable table blocks.
 
     `published` is the last published marts file (the baseline of the volume checks);
-    `state_dir` holds the cursors the source-freshness suite reads.
+    `state_dir` holds the cursors the source-freshness suite reads. `referral_sources` names
+    the configured sources that provide referrals; an empty list makes the checks of an empty
+    referral mart not applicable (None: unknown, so referrals are expected).
     """
     suites = suites if suites is not None else load_suites()
     settings = settings or GateConfig()
@@ -316,6 +379,19 @@ def run_gate(
                 )
                 continue
             params = {p: _resolve(p, con, schema, settings, previous) for p in _parameters(spec)}
+            area = spec.get("meta", {}).get("title", table)
+            # Descriptions may quote the suite's parameters and the gate settings.
+            words = {**settings.model_dump(), **params}
+            describe = functools.partial(_description, suite=name, params=words)
+            needs = spec.get("meta", {}).get("needs")
+            if needs == "referrals" and referral_sources is not None and not referral_sources:
+                # Rows left by a source no longer configured are still checked as usual.
+                if frame.empty:
+                    checks.extend(
+                        _not_applicable(table, e, area, describe(e["meta"]))
+                        for e in spec["expectations"]
+                    )
+                    continue
             try:
                 suite = context.suites.add(
                     gx.ExpectationSuite(name=name, expectations=spec["expectations"])
@@ -331,17 +407,17 @@ def run_gate(
             outcome = validation.run(
                 batch_parameters={"dataframe": frame}, expectation_parameters=params
             )
-            checks.extend(_check(table, r, params) for r in outcome.results)
+            checks.extend(
+                _check(table, r, params, area, describe(r.expectation_config.meta or {}))
+                for r in outcome.results
+            )
     finally:
         con.close()
     return GateResult(checks, run_id=run_id, checked_at=checked_at)
 
 
-def _check(table: str, r: Any, params: dict[str, Any]) -> CheckResult:
-    cfg = r.expectation_config
-    kwargs = cfg.kwargs
-    meta = cfg.meta or {}
-    column = (
+def _column(kwargs: dict) -> str | None:
+    return (
         kwargs.get("column")
         or ",".join(
             kwargs.get("column_list")
@@ -349,6 +425,40 @@ def _check(table: str, r: Any, params: dict[str, Any]) -> CheckResult:
         )
         or None
     )
+
+
+def _description(meta: dict, suite: str, params: dict[str, Any]) -> str:
+    try:
+        return meta.get("description", "").format_map(params)
+    except (KeyError, ValueError) as exc:
+        raise GateError(
+            f"expectations/{suite}.json: check {meta.get('check')!r}: meta.description names "
+            f"an unknown parameter or format ({exc}); see flows/gate.py for the known ones"
+        ) from None
+
+
+def _not_applicable(table: str, exp: dict, area: str, description: str) -> CheckResult:
+    meta = exp.get("meta") or {}
+    return CheckResult(
+        table=table,
+        check=meta.get("check", exp["type"]),
+        column=_column(exp.get("kwargs") or {}),
+        severity=meta["severity"],
+        passed=None,
+        observed=f"not applicable: {NO_REFERRAL_SOURCE}",
+        rows_affected=None,
+        expectation=exp["type"],
+        applicable=False,
+        area=area,
+        description=description,
+    )
+
+
+def _check(table: str, r: Any, params: dict[str, Any], area: str, description: str) -> CheckResult:
+    cfg = r.expectation_config
+    kwargs = cfg.kwargs
+    meta = cfg.meta or {}
+    column = _column(kwargs)
     result = r.result or {}
     raised = (r.exception_info or {}).get("raised_exception")
     observed = _observed(result)
@@ -365,6 +475,8 @@ def _check(table: str, r: Any, params: dict[str, Any]) -> CheckResult:
         rows_affected=result.get("unexpected_count"),
         expectation=cfg.type,
         expected=_expected(kwargs, params),
+        area=area,
+        description=description,
     )
 
 
@@ -389,14 +501,41 @@ def write_results(result: GateResult, runs_dir: Path) -> tuple[Path, Path]:
 
 
 def load_history(runs_dir: Path, limit: int = HISTORY_RUNS) -> list[dict[str, Any]]:
-    """The gate results of the last `limit` runs (newest first), from `<runs>/gate/*.json`."""
+    """The gate results of the last `limit` runs (newest first), from `<runs>/gate/*.json`.
+
+    Results written before checks had plain words get them from today's suites.
+    """
     rows: list[dict[str, Any]] = []
     for path in sorted((runs_dir / "gate").glob("*.json"), reverse=True)[:limit]:
         try:
             rows.extend(json.loads(path.read_text(encoding="utf-8")))
         except ValueError:
             continue  # written atomically, so a broken file is foreign: skip, do not guess
+    if any(not row.get("description") for row in rows):
+        _add_plain_words(rows, load_suites())
     return rows
+
+
+def _add_plain_words(rows: list[dict[str, Any]], suites: dict[str, dict]) -> None:
+    titles, words = {}, {}
+    for spec in suites.values():
+        table = spec.get("meta", {}).get("table")
+        titles[table] = spec.get("meta", {}).get("title", table)
+        for exp in spec["expectations"]:
+            key = (table, exp["meta"]["check"], _column(exp.get("kwargs") or {}))
+            words[key] = exp["meta"]["description"]
+    for row in rows:
+        if row.get("description"):
+            continue
+        table = row.get("table_name")
+        row["area"] = titles.get(table) or str(table).replace("_", " ").capitalize()
+        found = words.get((table, row.get("check_name"), row.get("column_name")), "")
+        # A description quoting a setting is not filled in: that run's settings are unknown.
+        row["description"] = (
+            found
+            if found and "{" not in found
+            else f"A check of {row['area'].lower()} (that night's gate report names it)"
+        )
 
 
 GATE_RESULTS_COLUMNS = {
@@ -411,6 +550,9 @@ GATE_RESULTS_COLUMNS = {
     "observed": "varchar",
     "expected": "varchar",
     "rows_affected": "bigint",
+    "applicable": "boolean",
+    "area": "varchar",
+    "description": "varchar",
 }
 
 
@@ -423,7 +565,8 @@ def write_history_table(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any
         marks = ", ".join("?" for _ in names)
         con.executemany(
             f"insert into main.gate_results values ({marks})",
-            [[row.get(n) for n in names] for row in rows],
+            # Results written before `applicable` existed were all evaluated.
+            [[row.get(n, True if n == "applicable" else None) for n in names] for row in rows],
         )
     return con.execute("select count(*) from main.gate_results").fetchone()[0]
 
@@ -433,6 +576,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 h1{font-size:1.4em} table{border-collapse:collapse;width:100%}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f3f3f3} tr.fail td{background:#fde2e1} tr.warn td{background:#fff4d6}
+tr.na td{color:#666}
 .pass{color:#1a7f37} .fail{color:#b42318} .warn{color:#9a6700} code{font-size:.95em}
 """
 
@@ -441,9 +585,9 @@ def render_html(result: GateResult) -> str:
     """A self-contained page (no scripts, no CDN): readable offline, printable."""
     status = "passed" if result.passed else "blocked"
     body = []
-    for c in sorted(result.checks, key=lambda c: (c.passed, not c.blocks, c.table, c.check)):
-        css = "" if c.passed else ("fail" if c.blocks else "warn")
-        verdict = "pass" if c.passed else ("FAIL" if c.blocks else "warning")
+    for c in sorted(result.checks, key=_failures_first):
+        css = "na" if not c.applicable else "" if c.passed else ("fail" if c.blocks else "warn")
+        verdict = _verdict(c)
         cells = [
             c.table,
             c.check,
@@ -454,10 +598,11 @@ def render_html(result: GateResult) -> str:
             "" if c.rows_affected is None else str(c.rows_affected),
             c.expected or "",
             c.expectation,
+            c.description,
         ]
         tds = "".join(f"<td>{html.escape(v)}</td>" for v in cells)
         body.append(f'<tr class="{css}">{tds}</tr>')
-    heads = "table check column severity result observed rows expected expectation".split()
+    heads = "table check column severity result observed rows expected expectation what".split()
     head = "".join(f"<th>{h}</th>" for h in heads)
     title = f"refnet quality gate, run {html.escape(result.run_id)}"
     return (

@@ -32,7 +32,14 @@ from flows.config import (
     settings,
 )
 from flows.extract import extract_source
-from flows.gate import GateResult, load_history, results_paths, run_gate, write_results
+from flows.gate import (
+    GateResult,
+    landed_referral_sources,
+    load_history,
+    results_paths,
+    run_gate,
+    write_results,
+)
 from flows.history import write_history
 from flows.land import is_disk_full, new_run_id, write_atomic
 from flows.lock import run_lock
@@ -174,7 +181,7 @@ def transform(home: Path, as_of: date) -> dict:
 
 
 @task(cache_policy=NONE, timeout_seconds=1800)
-def gate(home: Path, settings: GateConfig, run_id: str) -> GateResult:
+def gate(home: Path, settings: GateConfig, run_id: str, referral_sources: list[str]) -> GateResult:
     """Run the suites on the warehouse; results are kept under runs/ whatever the outcome."""
     warehouse = home / "warehouse" / "refnet.duckdb"
     result = run_gate(
@@ -184,6 +191,7 @@ def gate(home: Path, settings: GateConfig, run_id: str) -> GateResult:
         state_dir=home / "state",
         published=home / "published" / "marts.duckdb",
         run_id=run_id,
+        referral_sources=referral_sources,
     )
     write_results(result, home / "runs")
     return result
@@ -313,10 +321,16 @@ def nightly(config_path: str, home: str | None = None, demo: bool = False) -> di
 
 
 def _gate_and_publish(
-    summary: RunSummary, settings: GateConfig, home: Path, gate_fn, publish_fn, in_flow: bool
+    summary: RunSummary,
+    settings: GateConfig,
+    home: Path,
+    gate_fn,
+    publish_fn,
+    in_flow: bool,
+    referral_sources: list[str],
 ) -> None:
     """The end of every run: gate the warehouse, then publish only if no blocking check failed."""
-    result = _timed(summary, "gate", gate_fn, home, settings, summary.run_id)
+    result = _timed(summary, "gate", gate_fn, home, settings, summary.run_id, referral_sources)
     summary.gate = result.summary()
     summary.gate_report = str(results_paths(home / "runs", summary.run_id)[1])
     if in_flow:
@@ -339,19 +353,32 @@ def _gate_and_publish(
     summary.site = str(home / "site" / "index.html")
 
 
-def republish(settings: GateConfig, home_dir: Path) -> dict:
+def republish(
+    settings: GateConfig, home_dir: Path, referral_sources: list[str] | None = None
+) -> dict:
     """Gate the warehouse as the last transform left it and publish it if the gate passes.
 
     The same gate and publish steps as the nightly run, without extraction, dbt or Prefect:
     for re-publishing after a gate setting changed, and the cheap path the gate tests use.
+    `referral_sources` come from the configuration; without one, from what `raw/` holds.
     """
+    if referral_sources is None:
+        referral_sources = landed_referral_sources(home_dir / "raw")
     with run_lock(home_dir):
         run_id = new_run_id()
         summary = RunSummary(
             run_id=run_id, home=str(home_dir), started_at=datetime.now(UTC).isoformat()
         )
         try:
-            _gate_and_publish(summary, settings, home_dir, gate.fn, publish_all.fn, in_flow=False)
+            _gate_and_publish(
+                summary,
+                settings,
+                home_dir,
+                gate.fn,
+                publish_all.fn,
+                in_flow=False,
+                referral_sources=referral_sources,
+            )
         except Exception as exc:
             if summary.status == "running":
                 summary.status = "failed"
@@ -413,7 +440,15 @@ def _run_stages(
             raise RunFailed(summary.error)
         _timed(summary, "registry", land_partner_registry, config, home_dir)
         _timed(summary, "transform", transform, home_dir, config.as_of or datetime.now(UTC).date())
-        _gate_and_publish(summary, config.gate, home_dir, gate, publish_all, in_flow=True)
+        _gate_and_publish(
+            summary,
+            config.gate,
+            home_dir,
+            gate,
+            publish_all,
+            in_flow=True,
+            referral_sources=config.referral_sources(),
+        )
     except BaseException as exc:  # a flow timeout or Ctrl-C is recorded and alerted too
         if isinstance(exc, KeyboardInterrupt | TerminationSignal) and summary.status == "running":
             # Prefect turns SIGTERM into TerminationSignal inside a flow run.

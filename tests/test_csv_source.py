@@ -455,6 +455,8 @@ def test_example_config_passes_config_check():
     result = refnet("config", "check", str(REPO / "examples" / "csv" / "refnet.yml"))
     assert result.returncode == 0, result.stderr
     assert "1 sources" in result.stdout
+    # Said up front: this configuration publishes an appointments-only site.
+    assert "no source provides referrals" in result.stdout
 
 
 def test_a_quote_left_open_refuses_the_file_instead_of_landing_part_of_it(clinic, tmp_path):

@@ -10,16 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import refnet
+from conftest import csv_only_config, refnet
 
 from flows.config import GateConfig
-from flows.gate import load_suites, run_gate
+from flows.gate import landed_referral_sources, load_history, load_suites, run_gate
 from flows.publish import PUBLISHED_MARTS
 
 
@@ -180,13 +181,21 @@ def test_unknown_share_over_the_ceiling_warns_without_blocking(demo_home: Path, 
     assert all(c.passed for c in lenient.checks if c.check == "unknown_share_under_ceiling")
 
 
+# What an owner reading the Data quality page must never see: the checks' machinery.
+TECHNICAL = re.compile(r"_|\bexpect|min_value|max_value|value_set|mostly|\bnull\b|column|mart\b")
+
+
 def test_every_check_is_named_and_marked_blocking_or_warning():
     suites = load_suites()
     assert set(PUBLISHED_MARTS) <= set(suites)
     for name, spec in suites.items():
+        assert spec["meta"]["title"] and not TECHNICAL.search(spec["meta"]["title"]), name
         for exp in spec["expectations"]:
             assert exp["meta"]["severity"] in ("blocking", "warning"), (name, exp)
             assert exp["meta"].get("check"), (name, exp)
+            # Said in plain words (its {parameters} are filled in at run time).
+            text = re.sub(r"\{[a-z_]+(:[^}]*)?\}", "N", exp["meta"]["description"])
+            assert not TECHNICAL.search(text), (name, exp["meta"])
         types = [e["type"] for e in spec["expectations"]]
         assert "expect_table_row_count_to_be_between" in types, f"{name} passes when empty"
 
@@ -208,3 +217,119 @@ def test_published_run_carries_its_gate_results(demo_home: Path):
     assert runs and failed_blocking == 0 and checks > 40
     report = (demo_home / "site" / "gate-report.html").read_text()
     assert "gate passed" in report and "<script" not in report and "http" not in report
+
+
+REFERRAL_MARTS = {
+    "referrals",
+    "funnel_monthly",
+    "partner_performance_monthly",
+    "network_summary",
+    "partner_feedback",
+    "unmatched_intake_answers",
+}
+
+
+def test_csv_only_clinic_publishes_with_referral_checks_not_applicable(csv_only_home: dict):
+    home = csv_only_home["home"]
+    assert "gate passed" in csv_only_home["out"]
+    assert "not applicable (no configured source provides referrals)" in csv_only_home["out"]
+    con = duckdb.connect(str(home / "published" / "marts.duckdb"), read_only=True)
+    try:
+        latest = con.sql(
+            "select table_name, check_name, applicable, passed, observed from gate_results "
+            "where run_id = (select max(run_id) from gate_results)"
+        ).fetchall()
+        appointments = con.sql("select count(*) from appointments").fetchone()[0]
+        referrals = con.sql("select count(*) from referrals").fetchone()[0]
+    finally:
+        con.close()
+    assert (appointments, referrals) == (64, 0)
+    skipped = {t for t, _, applicable, _, _ in latest if not applicable}
+    assert skipped == REFERRAL_MARTS
+    for table, check, applicable, passed, observed in latest:
+        if applicable:  # everything else was evaluated, and passed
+            assert passed is True, (table, check, observed)
+        else:  # never claimed as passed: not evaluated at all
+            assert passed is None and observed.startswith("not applicable"), (table, check)
+    report = next((home / "site").resolve().glob("gate-report.html")).read_text()
+    assert "not applicable" in report
+
+
+def test_a_referral_source_in_the_config_makes_empty_referral_marts_block(
+    csv_only_home: dict, tmp_path: Path
+):
+    """The same warehouse, gated with a configuration that has a referral source: blocked."""
+    home = tmp_path / "home"
+    shutil.copytree(
+        csv_only_home["home"], home, symlinks=True, ignore=shutil.ignore_patterns("prefect")
+    )
+    cliniko = {
+        "name": "leeds",
+        "kind": "cliniko",
+        "api_key_env": "CSV_ONLY_TEST_UNUSED_KEY",
+        "contact_email": "ops@clinic.example",
+    }
+    marts = home / "published" / "marts.duckdb"
+    before = marts.read_bytes()
+
+    result = refnet(
+        "publish", "--config", str(csv_only_config(tmp_path, (cliniko,))), "--home", str(home)
+    )
+
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    blocked = [line.strip() for line in result.stderr.splitlines() if "[blocking]" in line]
+    assert any(line.startswith("[blocking] referrals: not_empty ") for line in blocked)
+    assert "not applicable" not in result.stderr
+    assert marts.read_bytes() == before
+
+
+def test_without_a_config_the_landed_sources_say_whether_referrals_are_expected(tmp_path: Path):
+    raw = tmp_path / "raw"
+    for folder in (
+        "cliniko/_none/patient_cases",  # the transform's placeholder, not a source
+        "cliniko/leeds/patient_cases",
+        "fhir/harbour/ServiceRequest",
+        "fhir/appointments-only/Appointment",
+        "csv/vitoria/appointments",
+    ):
+        (raw / folder).mkdir(parents=True)
+    assert landed_referral_sources(raw) == ["harbour", "leeds"]
+    assert landed_referral_sources(tmp_path / "nothing-landed") == []
+
+
+def test_results_kept_from_before_plain_words_get_them_from_the_suites(tmp_path: Path):
+    old = [
+        {
+            "run_id": "r1",
+            "table_name": "referrals",
+            "check_name": "referral_id_unique",
+            "column_name": "referral_id",
+            "severity": "blocking",
+            "passed": False,
+        },
+        # a setting in its description (unknown for that run), and a check since renamed
+        {
+            "run_id": "r1",
+            "table_name": "source_freshness",
+            "check_name": "source_fresh",
+            "column_name": "age_hours",
+            "severity": "blocking",
+            "passed": True,
+        },
+        {
+            "run_id": "r1",
+            "table_name": "clinics",
+            "check_name": "clinic_id_be_unique",
+            "column_name": "clinic_id",
+            "severity": "blocking",
+            "passed": True,
+        },
+    ]
+    (tmp_path / "gate").mkdir()
+    (tmp_path / "gate" / "r1.json").write_text(json.dumps(old))
+    rows = load_history(tmp_path)
+    assert [(r["area"], r["description"]) for r in rows] == [
+        ("Referrals", "No referral is counted twice."),
+        ("Data sources", "A check of data sources (that night's gate report names it)"),
+        ("Clinics", "A check of clinics (that night's gate report names it)"),
+    ]

@@ -94,6 +94,7 @@ def test_build_succeeds_and_reports_nodes(built: tuple[Path, DbtResult]) -> None
         "test_partner_performance_monthly_speed_and_rates",
         "test_journey_incremental_recomputes_touched_patients",
         "test_appointment_status_ladder_and_first_appointment",
+        "test_unmatched_answer_suggestions",
     } <= unit_tests
     assert all(n.status == "pass" for n in result.nodes if n.resource_type == "unit_test")
     # 6003, whose clinic cannot be known, is counted under the unassigned clinic: no warnings.
@@ -413,10 +414,17 @@ def test_unmatched_answers_are_published(db: duckdb.DuckDBPyConnection) -> None:
             utc(2024, 10, 14, 9, 0),
         )
     ]
-    # The nearest registry name is offered, below the threshold.
-    assert unmatched[0]["suggested_partner_id"] == "leeds-gp"
-    assert unmatched[0]["suggested_partner_name"] == "Kirkstall Medical Centre"
-    assert unmatched[0]["suggested_similarity"] < 0.88
+    # The nearest registry name (Kirkstall Medical Centre) is too far to be worth suggesting.
+    assert not unmatched[0]["is_non_answer"]
+    assert (unmatched[0]["suggested_partner_id"], unmatched[0]["suggested_similarity"]) == (
+        None,
+        None,
+    )
+    (similarity,) = db.execute(
+        "select intake_answer_similarity from int_referrals_attributed "
+        "where referral_id = 'cliniko:leeds:5006'"
+    ).fetchone()
+    assert 0 < similarity < 0.8
 
 
 def test_clinics(db: duckdb.DuckDBPyConnection) -> None:

@@ -250,3 +250,98 @@ def test_a_second_report_build_waits_for_the_first(tmp_path: Path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def _serve(root: Path) -> tuple[ThreadingHTTPServer, str]:
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
+NO_REFERRAL_SOURCE = "No referral source is configured"
+
+
+def test_csv_only_site_shows_appointments_and_says_there_is_no_referral_source(
+    csv_only_home: dict, browser
+):
+    """A CSV-only clinic's site: every page loads clean, referral pages say why they are empty,
+    and the overview shows the export's appointments, as counted in the published mart."""
+    home = csv_only_home["home"]
+    con = duckdb.connect(str(home / "published" / "marts.duckdb"), read_only=True)
+    try:
+        months = con.sql(
+            "select strftime(starts_month, '%b %Y'), count(*), "
+            "count(*) filter (where status = 'noshow') from appointments group by 1"
+        ).fetchall()
+    finally:
+        con.close()
+    assert sum(n for _, n, _ in months) == 64
+    server, url = _serve((home / "site").resolve())
+    texts = {}
+    try:
+        for path in ("/", "/funnel", "/network", "/partners", "/partners/word-of-mouth"):
+            page, errors, status = _open(browser, url + path)
+            try:
+                if path == "/":
+                    # Evidence fills the table after the network goes quiet; the chart is drawn.
+                    page.wait_for_function(
+                        "document.body.innerText.includes('Did-not-attend rate')", timeout=30_000
+                    )
+                    drawn = page.locator("[_echarts_instance_] canvas, [_echarts_instance_] svg")
+                    assert drawn.count() >= 1
+                texts[path] = page.inner_text("body")
+            finally:
+                page.close()
+            assert status == 200 and not errors, (path, status, errors[:3])
+            assert not QUERY_ERROR.search(texts[path]), (path, texts[path][:1500])
+    finally:
+        server.shutdown()
+        server.server_close()
+    for path, text in texts.items():
+        assert NO_REFERRAL_SOURCE in text, (path, text[:1500])
+    overview = texts["/"]
+    for month, appointments, no_shows in months:
+        # One table row per month: month, appointments, attended, did not attend, ...
+        row = re.search(re.escape(month) + r"\t(\d+)\t\d+\t(\d+)\t", overview)
+        assert row, (month, overview[:2000])
+        assert (int(row.group(1)), int(row.group(2))) == (appointments, no_shows)
+
+
+def test_data_quality_page_speaks_plainly(csv_only_home: dict, browser):
+    """The owner reads what was checked in plain words; the machinery stays in the gate report."""
+    home = csv_only_home["home"]
+    server, url = _serve((home / "site").resolve())
+    try:
+        page, errors, status = _open(browser, url + "/data-quality")
+        try:
+            page.wait_for_function(
+                "document.body.innerText.includes('Every appointment has its id.')",
+                timeout=30_000,
+            )
+            text = page.inner_text("main")
+            report_link = page.locator("a[href='/gate-report.html']").count()
+        finally:
+            page.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 200 and not errors, errors[:3]
+    for technical in (
+        "expect_",
+        "min_value",
+        "value_set",
+        "unexpected",
+        "crawler",
+        "not_empty",
+        "_id",
+        "blocking",
+        "mart",
+    ):
+        assert technical not in text, (technical, text[:3000])
+    assert "There are appointments." in text and "Not applicable" in text
+    assert "Every source was read completely in the last 36 hours. Yes." in text
+    assert report_link == 1
+    # The technical detail is still there, in the report the page links to.
+    report = (home / "site" / "gate-report.html").read_text()
+    assert "expect_table_row_count_to_be_between" in report and "not_empty" in report

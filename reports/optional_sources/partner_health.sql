@@ -8,7 +8,9 @@ select
     referrals_last_90d::bigint as referrals_last_90d,
     referrals_prior_90d::bigint as referrals_prior_90d
 from main.partner_health
--- A mart with no rows still yields the placeholder row of partner_health.absent.sql.
+-- Always the placeholder row of partner_health.absent.sql: without a registry no partner has a
+-- touchpoint or a check-in date, without referrals none has a last referral, and a column null
+-- in every row loses its type in the site's Parquet. Pages drop it (partner_id <> '').
 union all
 select
     '' as partner_id,
@@ -18,4 +20,3 @@ select
     date '1970-01-01' as checkin_due_date,
     0::bigint as referrals_last_90d,
     0::bigint as referrals_prior_90d
-where not exists (select 1 from main.partner_health)

@@ -6,4 +6,5 @@ select
     0::bigint as referrals,
     0::bigint as unknown_referrals,
     '' as suggested_partner_id,
-    0::double as suggested_similarity
+    '' as suggested_partner_name,
+    false as is_non_answer

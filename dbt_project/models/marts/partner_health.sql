@@ -4,6 +4,7 @@
 {%- set as_of_at = as_of_at() %}
 {%- set window = var('health_window_days') %}
 {%- set checkin_days = var('checkin_days_by_tier') %}
+{%- set checkin_kinds = var('checkin_kinds') %}
 
 with
 
@@ -88,10 +89,16 @@ joined as (
         coalesce(touchpoint_stats.touchpoints, 0) as touchpoints,
         -- The relationship began at the registry's start date, else at the first referral (UTC date).
         coalesce(partners.start_date, cast(referral_stats.first_referral_at as date)) as relationship_start_date,
-        case partners.tier
-            {%- for tier, days in checkin_days.items() %}
-            when '{{ tier }}' then {{ days }}
-            {%- endfor %}
+        -- Channels (not in var `checkin_kinds`) have nobody to visit: no cadence, never due.
+        case
+            when partners.partner_kind in (
+                {%- for kind in checkin_kinds %}'{{ kind }}'{{ ", " if not loop.last }}{% endfor -%}
+            ) then
+                case partners.tier
+                    {%- for tier, days in checkin_days.items() %}
+                    when '{{ tier }}' then {{ days }}
+                    {%- endfor %}
+                end
         end as checkin_interval_days
     from partners
     left join referral_stats

@@ -9,5 +9,10 @@ select
     passed,
     observed,
     expected,
-    rows_affected::bigint as rows_affected
+    rows_affected::bigint as rows_affected,
+    -- false: not evaluated (passed is null), e.g. a referral check with no referral source.
+    applicable,
+    -- What was checked, in plain words (results written before these existed: the names).
+    coalesce(area, table_name) as area,
+    coalesce(description, check_name) as description
 from main.gate_results
