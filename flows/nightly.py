@@ -57,6 +57,19 @@ class RunFailed(Exception):
     """The run did not publish; the message is the one-paragraph summary of why."""
 
 
+class _RunVerdictFilter(logging.Filter):
+    """Drops Prefect's engine log of a RunFailed: the run's own summary says why, once, without
+    a traceback (the flow run's state still carries it to the Prefect UI)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, RunFailed)
+
+
+for _logger in ("prefect.flow_runs", "prefect.task_runs"):
+    logging.getLogger(_logger).addFilter(_RunVerdictFilter())
+
+
 @dataclass
 class RunSummary:
     run_id: str
