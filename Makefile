@@ -36,7 +36,7 @@ demo: install ## run the nightly pipeline once against the bundled sandbox API
 test: install ## run the test suite (real Prefect, dbt, GX, Evidence)
 	$(VENV)/bin/pytest -n auto --dist loadgroup
 
-bench: $(VENV)/.synced reports/node_modules/.installed ## benchmarks vs dlt and raw DuckDB (~20 min); writes bench/results/
+bench: $(VENV)/.synced reports/node_modules/.installed ## benchmarks vs dlt and raw DuckDB (~17 min); writes bench/results/
 	$(UV) sync --frozen --extra dev --extra bench --python python3.11
 	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
